@@ -1,0 +1,1 @@
+"""Four-level concept hierarchy, tagging and token masks."""

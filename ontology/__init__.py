@@ -1,0 +1,1 @@
+"""Medical ontologies into one concept graph."""

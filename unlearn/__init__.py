@@ -1,0 +1,1 @@
+"""Dual-strategy unlearning, baselines, evaluation."""
