@@ -1,0 +1,77 @@
+"""The ``medunlearn`` console script: one group per capability, each living beside its package."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from hierarchy.cli import app as hierarchy_app
+from ontology.cli import app as ontology_app
+from ontology.common.errors import MedunlearnError
+from ontology.common.progress import set_quiet
+from unlearn.cli_demo import app as demo_app
+from unlearn.cli_eval import app as eval_app
+from unlearn.cli_model import app as model_app
+from unlearn.cli_unlearn import app as unlearn_app
+
+app = typer.Typer(
+    name="medunlearn",
+    help=(
+        "Remove sensitive medical knowledge from a language model while keeping its general medical competence.\n\n"
+        "Flow: ontology (concept graph) -> hierarchy (levels, tags, token masks) -> unlearn (dual-strategy "
+        "unlearner, baselines, evaluation)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(ontology_app, name="ontology")
+app.add_typer(hierarchy_app, name="hierarchy")
+app.add_typer(unlearn_app, name="unlearn")
+app.add_typer(eval_app, name="eval")
+app.add_typer(model_app, name="model")
+app.add_typer(demo_app, name="demo")
+
+
+@app.callback()
+def _root(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    set_quiet(quiet)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    """Entry point: bad input is reported as one line (exit 2), never a traceback."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    try:
+        app(standalone_mode=False)
+    except MedunlearnError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are kept; run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
