@@ -1,1 +1,24 @@
-"""Four-level concept hierarchy, tagging and token masks."""
+"""Four-level concept hierarchy, tagging and token masks.
+
+>>> from hierarchy import build_hierarchy, Scope, assign_roles  # doctest: +SKIP
+"""
+
+from hierarchy.levels import Hierarchy, HierarchyConfig, build_hierarchy
+from hierarchy.roles import NEUTRAL, PRESERVE, TARGET, ConceptRole, RoleWeights, assign_roles
+from hierarchy.scope import Scope
+from hierarchy.store import read_hierarchy, write_hierarchy
+
+__all__ = [
+    "NEUTRAL",
+    "PRESERVE",
+    "TARGET",
+    "ConceptRole",
+    "Hierarchy",
+    "HierarchyConfig",
+    "RoleWeights",
+    "Scope",
+    "assign_roles",
+    "build_hierarchy",
+    "read_hierarchy",
+    "write_hierarchy",
+]

@@ -72,17 +72,23 @@ class ConceptGraph:
         self.graph.graph.setdefault("sources", [])
         self.graph.graph.setdefault("skipped", [])
         self._depth: dict[str, int] | None = None
+        self._index: Any = None
 
     # -- construction -------------------------------------------------------------------------
     def add_concept(self, concept_id: str, label: str = "", **attrs: Any) -> None:
         """Add (or replace the attributes of) one concept."""
         self.graph.add_node(concept_id, **node_attrs(label, **attrs))
-        self._depth = None
+        self.invalidate()
 
     def add_parent(self, child: str, parent: str, relation: str = "is_a") -> None:
         """Add the edge ``child → parent``."""
         self.graph.add_edge(child, parent, relation=relation)
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Drop the cached depths and search index (call after editing ``self.graph`` directly)."""
         self._depth = None
+        self._index = None
 
     # -- basic access -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -95,7 +101,15 @@ class ConceptGraph:
         return iter(self.graph.nodes)
 
     def concept(self, concept_id: str) -> dict[str, Any]:
-        """All attributes of a concept, with its ``id``."""
+        """All attributes of a concept, with its ``id``.
+
+        Raises
+        ------
+        KeyError
+            With the id, when the graph has no such concept.
+        """
+        if concept_id not in self.graph:
+            raise KeyError(f"no concept {concept_id!r} in the graph")
         return {"id": concept_id, **self.graph.nodes[concept_id]}
 
     def label(self, concept_id: str) -> str:
@@ -189,6 +203,44 @@ class ConceptGraph:
                 if p not in path:  # a cycle never loops forever here
                     stack.append(path + [p])
         return sorted(paths, key=lambda p: (len(p), p))
+
+    def search(self, text: str, *, normalized: bool = True) -> list[str]:
+        """Ids of concepts whose label or synonym equals ``text``, exactly or after :func:`ontology.normalize.normalize`.
+
+        Exact matches come first (labels before synonyms), then normalised ones; see :mod:`ontology.search`.
+        The index is built on the first call and cached.
+        """
+        if self._index is None:
+            from ontology.search import ConceptIndex
+
+            self._index = ConceptIndex(self.graph)
+        return self._index.search(text, normalized=normalized)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for reports: ``concepts, edges, roots, leaves, max_depth, obsolete, skipped, sources, by_source``.
+
+        ``roots`` leaves out obsolete concepts (they have no parents by construction); ``sources`` is the list
+        of source file names; ``by_source`` counts concepts per ``source`` prefix.
+        """
+        by_source: dict[str, int] = {}
+        obsolete = 0
+        for _, data in self.graph.nodes(data=True):
+            src = data.get("source") or ""
+            by_source[src] = by_source.get(src, 0) + 1
+            obsolete += bool(data.get("obsolete"))
+        return {
+            "concepts": self.graph.number_of_nodes(),
+            "edges": self.graph.number_of_edges(),
+            "roots": sum(
+                1 for n, d in self.graph.out_degree() if d == 0 and not self.graph.nodes[n].get("obsolete")
+            ),
+            "leaves": sum(1 for _, d in self.graph.in_degree() if d == 0),
+            "max_depth": self.max_depth(),
+            "obsolete": obsolete,
+            "skipped": len(self.skipped),
+            "sources": [s.get("file") for s in self.sources],
+            "by_source": dict(sorted(by_source.items())),
+        }
 
     def lowest_common_ancestors(self, a: str, b: str) -> set[str]:
         """Common ancestors (a concept counts as its own) that have no descendant also in common."""

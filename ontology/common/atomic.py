@@ -19,7 +19,9 @@ def _explain_os_error(exc: OSError, target: Path) -> MedunlearnError:
     if exc.errno == errno.ENOSPC:
         return MedunlearnError(f"{target}: no space left on device; nothing already written was lost")
     if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
-        return MedunlearnError(f"{target}: cannot write here ({exc.strerror}); choose another output or cache directory")
+        return MedunlearnError(
+            f"{target}: cannot write here ({exc.strerror}); choose another output or cache directory"
+        )
     return MedunlearnError(f"{target}: {exc.strerror or exc}")
 
 
@@ -53,6 +55,7 @@ def atomic_path(target: str | Path, *, is_dir: bool = False) -> Iterator[Path]:
         raise _explain_os_error(exc, target) from exc
     try:
         yield tmp
+        _set_default_mode(tmp)
         if is_dir:
             if target.exists():
                 old = target.with_name(f".{target.name}.old")
@@ -72,6 +75,13 @@ def atomic_path(target: str | Path, *, is_dir: bool = False) -> Iterator[Path]:
         raise
 
 
+def _set_default_mode(path: Path) -> None:
+    """mkstemp/mkdtemp create owner-only entries; give outputs the usual umask-based mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
@@ -82,11 +92,10 @@ def _remove(path: Path) -> None:
 
 def atomic_write_bytes(target: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``target`` atomically and return the path."""
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
     return Path(target)
 
 
@@ -97,4 +106,6 @@ def atomic_write_text(target: str | Path, text: str) -> Path:
 
 def atomic_write_json(target: str | Path, obj: Any, *, indent: int = 2) -> Path:
     """Write ``obj`` as JSON (keys sorted, UTF-8) to ``target`` atomically."""
-    return atomic_write_text(target, json.dumps(obj, indent=indent, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+    return atomic_write_text(
+        target, json.dumps(obj, indent=indent, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    )

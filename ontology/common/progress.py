@@ -28,7 +28,15 @@ def is_quiet() -> bool:
 def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
     """Wrap ``iterable`` in a tqdm bar on stderr unless output is quiet."""
     return iter(
-        tqdm(iterable, desc=desc, total=total, unit=unit, disable=is_quiet(), file=sys.stderr, dynamic_ncols=True)
+        tqdm(
+            iterable,
+            desc=desc,
+            total=total,
+            unit=unit,
+            disable=is_quiet(),
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
     )
 
 

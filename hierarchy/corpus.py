@@ -1,0 +1,427 @@
+"""Corpus tagging: read documents, tag them with the concept tagger, write a SPANS file.
+
+Readers: JSONL, JSON (a list of records or a mapping ``id → record``, e.g. PubMedQA), CSV,
+Parquet, and a Hugging Face ``datasets`` ``save_to_disk`` directory (its Arrow files are read
+with pyarrow, ``datasets`` is not needed). Several ``--text-field`` values are joined with a
+blank line; each row remembers where every field starts and ends in the joined text.
+
+Output (one row per document): ``doc_id``, ``text``, ``fields`` (the original record),
+``field_offsets`` (``{field: [start, end]}``) and ``spans`` (``{"start", "end", "text",
+"concept_id", "level"}``). In Parquet, ``fields`` and ``field_offsets`` are JSON strings.
+
+The run is resumable: documents are appended to ``OUT.partial`` as they are tagged; a rerun
+with the same settings skips the doc_ids already there; the final file appears atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing as mp
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from spacy.language import Language
+
+from hierarchy.tagger import tag_texts
+from ontology.common.atomic import atomic_path, atomic_write_json
+from ontology.common.errors import InputError
+from ontology.common.hashing import config_hash
+from ontology.common.progress import bar
+
+FIELD_SEPARATOR = "\n\n"
+ID_FIELDS = ("doc_id", "id", "ID", "pmid", "PMID", "uid")
+SPAN_TYPE = pa.struct(
+    [
+        ("start", pa.int32()),
+        ("end", pa.int32()),
+        ("text", pa.string()),
+        ("concept_id", pa.string()),
+        ("level", pa.int8()),
+    ]
+)
+SPANS_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("text", pa.string()),
+        ("fields", pa.string()),
+        ("field_offsets", pa.string()),
+        ("spans", pa.list_(SPAN_TYPE)),
+    ]
+)
+
+
+@dataclass
+class Document:
+    """One document to tag: id, joined text, the original record and where each field sits in the text."""
+
+    doc_id: str
+    text: str
+    fields: dict[str, Any]
+    field_offsets: dict[str, list[int]]
+    where: str = ""
+
+
+@dataclass
+class ReadReport:
+    """What the reader skipped, as ``file:line: reason`` strings."""
+
+    skipped: list[str] = field(default_factory=list)
+
+
+# -- readers -----------------------------------------------------------------------------------
+def _decode(path: Path, data: bytes, line_offset: int = 0) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1 + line_offset
+        raise InputError(f"invalid UTF-8 (byte 0x{data[exc.start]:02x})", path=path, line=line) from None
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            text = _decode(path, raw, n - 1)
+            try:
+                rec = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON: {exc.msg}", path=path, line=n) from None
+            if not isinstance(rec, dict):
+                raise InputError("each line must be a JSON object", path=path, line=n)
+            yield n, rec
+
+
+def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        data = json.loads(_decode(path, path.read_bytes()))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if isinstance(data, dict):
+        for n, (key, rec) in enumerate(data.items(), 1):
+            if not isinstance(rec, dict):
+                raise InputError(f"record {key!r} is not an object", path=path)
+            yield n, {"doc_id": str(key), **rec}
+    elif isinstance(data, list):
+        for n, rec in enumerate(data, 1):
+            if not isinstance(rec, dict):
+                raise InputError(f"item {n} is not an object", path=path)
+            yield n, rec
+    else:
+        raise InputError("top level must be a list of records or a mapping of id to record", path=path)
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    text = _decode(path, path.read_bytes())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    for rec in reader:
+        yield reader.line_num, dict(rec)
+
+
+def _arrow_tables(path: Path) -> Iterator[pa.RecordBatch]:
+    if path.is_dir():
+        if (path / "dataset_dict.json").is_file():
+            splits = json.loads((path / "dataset_dict.json").read_text())["splits"]
+            for split in splits:
+                yield from _arrow_tables(path / split)
+            return
+        state = path / "state.json"
+        if not state.is_file():
+            raise InputError("not a datasets directory (no state.json or dataset_dict.json)", path=path)
+        files = [path / f["filename"] for f in json.loads(state.read_text())["_data_files"]]
+        for f in files:
+            yield from _arrow_tables(f)
+        return
+    if path.suffix == ".parquet":
+        yield from pq.ParquetFile(path).iter_batches(batch_size=1024)
+        return
+    with pa.memory_map(str(path)) as src:
+        try:
+            reader: Any = pa.ipc.open_stream(src)
+        except pa.ArrowInvalid:
+            reader = pa.ipc.open_file(src)
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i)
+            return
+        yield from reader
+
+
+def _table_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    n = 0
+    for batch in _arrow_tables(path):
+        for rec in batch.to_pylist():
+            n += 1
+            yield n, rec
+
+
+def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line or row number, record)`` of a JSONL, JSON, CSV, Parquet or ``datasets`` corpus."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("corpus not found", path=path)
+    suffix = path.suffix.lower()
+    if path.is_dir() or suffix in (".parquet", ".arrow"):
+        return _table_records(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return _jsonl_records(path)
+    if suffix == ".json":
+        return _json_records(path)
+    if suffix in (".csv", ".tsv"):
+        return _csv_records(path)
+    raise InputError("unknown corpus format (use .jsonl, .json, .csv, .parquet or a datasets directory)", path=path)
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "\n".join(_as_text(v) for v in value if v is not None)
+    return str(value)
+
+
+def iter_documents(
+    path: str | Path,
+    text_fields: Sequence[str],
+    *,
+    id_field: str | None = None,
+    report: ReadReport | None = None,
+) -> Iterator[Document]:
+    """Documents of a corpus: the ``text_fields`` joined by a blank line, with their offsets.
+
+    Empty documents are skipped and listed in ``report.skipped`` as ``file:line: reason``.
+
+    Raises
+    ------
+    InputError
+        For invalid UTF-8 or JSON (file and line), or a text field no record has.
+    """
+    path = Path(path)
+    if not text_fields:
+        raise InputError("give at least one --text-field")
+    seen_fields: set[str] = set()
+    for n, rec in iter_records(path):
+        where = f"{path}:{n}"
+        missing = [f for f in text_fields if f not in rec]
+        if missing and not seen_fields & set(missing):
+            have = ", ".join(list(rec)[:12])
+            raise InputError(f"no field {missing[0]!r} in this record (fields: {have})", path=path, line=n)
+        seen_fields.update(f for f in text_fields if f in rec)
+        parts: list[str] = []
+        offsets: dict[str, list[int]] = {}
+        pos = 0
+        for f in text_fields:
+            value = _as_text(rec.get(f)).strip()
+            if not value:
+                continue
+            if parts:
+                pos += len(FIELD_SEPARATOR)
+            offsets[f] = [pos, pos + len(value)]
+            parts.append(value)
+            pos += len(value)
+        key = id_field or next((k for k in ID_FIELDS if rec.get(k) not in (None, "")), None)
+        if id_field and rec.get(id_field) in (None, ""):
+            raise InputError(f"id field {id_field!r} is missing or empty", path=path, line=n)
+        doc_id = str(rec[key]) if key else str(n)
+        if not parts:
+            if report is not None:
+                report.skipped.append(f"{where}: empty document {doc_id!r} (fields {', '.join(text_fields)})")
+            continue
+        yield Document(doc_id, FIELD_SEPARATOR.join(parts), rec, offsets, where)
+
+
+# -- tagging -----------------------------------------------------------------------------------
+_NLP: Language | None = None
+
+
+def _tag_batch(texts: list[str]) -> list[list[dict[str, Any]]]:
+    assert _NLP is not None
+    return list(tag_texts(_NLP, texts))
+
+
+def _batches(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    for d in docs:
+        batch.append(d)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def tag_documents(
+    nlp: Language, docs: Iterable[Document], *, workers: int = 1, batch_size: int = 64
+) -> Iterator[tuple[Document, list[dict[str, Any]]]]:
+    """Tag documents in order, with ``workers`` forked processes when above 1."""
+    global _NLP
+    _NLP = nlp
+    batches = _batches(docs, batch_size)
+    if workers <= 1:
+        for b in batches:
+            yield from zip(b, _tag_batch([d.text for d in b]), strict=True)
+        return
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        pending: list[tuple[list[Document], Any]] = []
+        for b in batches:
+            pending.append((b, pool.apply_async(_tag_batch, ([d.text for d in b],))))
+            if len(pending) >= workers * 2:
+                done, res = pending.pop(0)
+                yield from zip(done, res.get(), strict=True)
+        for done, res in pending:
+            yield from zip(done, res.get(), strict=True)
+
+
+def _row(doc: Document, spans: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "doc_id": doc.doc_id,
+        "text": doc.text,
+        "fields": doc.fields,
+        "field_offsets": doc.field_offsets,
+        "spans": spans,
+    }
+
+
+def _read_partial(partial: Path) -> set[str]:
+    """doc_ids already in a partial JSONL output; a torn last line is cut off."""
+    done: set[str] = set()
+    good = 0
+    with open(partial, "rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                done.add(json.loads(raw)["doc_id"])
+            except (json.JSONDecodeError, KeyError, UnicodeDecodeError):
+                break
+            good += len(raw)
+    with open(partial, "r+b") as fh:
+        fh.truncate(good)
+    return done
+
+
+def tag_corpus(
+    nlp: Language,
+    corpus: str | Path,
+    out: str | Path,
+    text_fields: Sequence[str],
+    *,
+    id_field: str | None = None,
+    fmt: str | None = None,
+    workers: int = 1,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Tag every document of ``corpus`` and write ``out`` (JSONL or Parquet); resumable.
+
+    Parameters
+    ----------
+    nlp : Language
+        The pipeline from :func:`hierarchy.tagger.build_nlp`.
+    corpus, out : path
+        Input corpus and output file.
+    text_fields : list of str
+        Fields joined into the text.
+    id_field : str, optional
+        Field holding the document id (default: ``doc_id``/``id``/… or the row number).
+    fmt : {"jsonl", "parquet"}, optional
+        Output format (default from the suffix of ``out``).
+    workers : int
+        Tagging processes.
+    settings : dict, optional
+        What else determines the result (e.g. the graph's hash); a partial output written under
+        other settings is discarded instead of resumed.
+
+    Returns
+    -------
+    dict
+        ``documents``, ``resumed``, ``spans``, ``tokens_approx``, ``skipped`` (reasons), ``output``.
+    """
+    out = Path(out)
+    fmt = fmt or ("parquet" if out.suffix == ".parquet" else "jsonl")
+    if fmt not in ("jsonl", "parquet"):
+        raise InputError(f"unknown output format {fmt!r} (jsonl or parquet)")
+    key = config_hash({"corpus": str(Path(corpus).resolve()), "fields": list(text_fields), "id": id_field, **(settings or {})})
+    partial = out.with_name(out.name + ".partial")
+    meta = out.with_name(out.name + ".partial.json")
+    done: set[str] = set()
+    if partial.exists() and meta.exists() and json.loads(meta.read_text()).get("key") == key:
+        done = _read_partial(partial)
+    else:
+        partial.unlink(missing_ok=True)
+        atomic_write_json(meta, {"key": key})
+    report = ReadReport()
+    docs = (d for d in iter_documents(corpus, text_fields, id_field=id_field, report=report) if d.doc_id not in done)
+    n_docs = n_spans = 0
+    seen: set[str] = set(done)
+    with open(partial, "a", encoding="utf-8") as fh, bar(desc="tagging", unit="doc") as pbar:
+        for doc, spans in tag_documents(nlp, docs, workers=workers):
+            if doc.doc_id in seen:
+                raise InputError(f"duplicate doc_id {doc.doc_id!r}; pass --id-field", path=doc.where)
+            seen.add(doc.doc_id)
+            fh.write(json.dumps(_row(doc, spans), ensure_ascii=False, default=str) + "\n")
+            n_docs += 1
+            n_spans += len(spans)
+            pbar.update(1)
+            if n_docs % 256 == 0:
+                fh.flush()
+    _finalise(partial, out, fmt)
+    meta.unlink(missing_ok=True)
+    for line in report.skipped[:5]:
+        print(f"warning: {line}", file=sys.stderr)
+    return {
+        "documents": n_docs + len(done),
+        "resumed": len(done),
+        "spans": n_spans,
+        "skipped": report.skipped,
+        "output": str(out),
+    }
+
+
+def _finalise(partial: Path, out: Path, fmt: str) -> None:
+    if fmt == "jsonl":
+        os.replace(partial, out)
+        return
+    with atomic_path(out) as tmp:
+        writer = pq.ParquetWriter(tmp, SPANS_SCHEMA)
+        try:
+            rows: list[dict[str, Any]] = []
+            with open(partial, encoding="utf-8") as fh:
+                for line in fh:
+                    rec = json.loads(line)
+                    rec["fields"] = json.dumps(rec["fields"], ensure_ascii=False, default=str)
+                    rec["field_offsets"] = json.dumps(rec["field_offsets"])
+                    rows.append(rec)
+                    if len(rows) >= 2048:
+                        writer.write_table(pa.Table.from_pylist(rows, schema=SPANS_SCHEMA))
+                        rows = []
+            writer.write_table(pa.Table.from_pylist(rows, schema=SPANS_SCHEMA))
+        finally:
+            writer.close()
+    partial.unlink()
+
+
+def read_spans(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Rows of a SPANS file (JSONL or Parquet) with ``fields`` and ``field_offsets`` as dicts."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("spans file not found", path=path)
+    if path.suffix == ".parquet":
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+            for rec in batch.to_pylist():
+                rec["fields"] = json.loads(rec["fields"] or "{}")
+                rec["field_offsets"] = json.loads(rec["field_offsets"] or "{}")
+                yield rec
+        return
+    for n, rec in _jsonl_records(path):
+        if "text" not in rec or "spans" not in rec:
+            raise InputError("not a spans row (needs text and spans)", path=path, line=n)
+        rec.setdefault("doc_id", str(n))
+        yield rec

@@ -1,0 +1,349 @@
+"""A spaCy tagger built from a concept graph, with no model download.
+
+Pipeline: ``spacy.blank("en")`` + scispaCy's ``combined_rule_tokenizer`` + scispaCy's
+``abbreviation_detector`` + our ``concept_matcher``. The matcher walks a trie of normalised
+words (see :mod:`hierarchy.lexicon`): at every token start it follows the trie as far as the
+text allows, then keeps the longest candidates, the more specific concept (deeper level) when
+two overlap, and gives every short form of a detected abbreviation the concept of its long form.
+Spans land in ``doc.spans["concepts"]`` with ``span._.concept_id``, ``span._.level`` and
+``span._.role``.
+
+Long texts go through :func:`tag_text` (or :func:`tag_texts`), which splits them into paragraphs
+first: the abbreviation detector is quadratic in the number of parentheses of one document.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import spacy
+from scispacy.abbreviation import AbbreviationDetector  # noqa: F401  (registers "abbreviation_detector")
+from scispacy.custom_tokenizer import combined_rule_tokenizer
+from spacy.attrs import IDX, LENGTH, ORTH
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from hierarchy.lexicon import BARRIER, END, Entry, Lexicon, term_words
+from ontology.common.errors import InputError, MedunlearnError
+from ontology.graph import ConceptGraph
+
+SPANS_KEY = "concepts"
+# scispaCy's detector runs an empty global matcher on documents without abbreviations
+warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
+#: tokens that carry no words but do not break a match (``Alzheimer 's disease``)
+_TRANSPARENT = frozenset({"'s", "’s", "'", "’"})
+_CACHE_LIMIT = 500_000
+
+for _name, _default in (("concept_id", None), ("level", 0), ("role", 0)):
+    if not Span.has_extension(_name):
+        Span.set_extension(_name, default=_default)
+if not Doc.has_extension("concept_abbreviations"):
+    Doc.set_extension("concept_abbreviations", default=None)
+
+
+@Language.factory("concept_matcher", default_config={"spans_key": SPANS_KEY})
+def make_concept_matcher(nlp: Language, name: str, spans_key: str) -> ConceptMatcher:
+    """spaCy factory; the lexicon is attached afterwards with :meth:`ConceptMatcher.set_lexicon`."""
+    return ConceptMatcher(nlp, name, spans_key=spans_key)
+
+
+class ConceptMatcher:
+    """Longest-match concept tagger over a :class:`~hierarchy.lexicon.Lexicon` trie."""
+
+    def __init__(self, nlp: Language, name: str = "concept_matcher", *, spans_key: str = SPANS_KEY) -> None:
+        self.name = name
+        self.spans_key = spans_key
+        self.vocab = nlp.vocab
+        self.lexicon: Lexicon | None = None
+        self._words: dict[int, tuple[str, ...]] = {}
+
+    def set_lexicon(self, lexicon: Lexicon) -> None:
+        """Attach the lexicon to match."""
+        self.lexicon = lexicon
+
+    def _token_words(self, orth: int) -> tuple[str, ...]:
+        words = self._words.get(orth)
+        if words is None:
+            text = self.vocab.strings[orth]
+            words = term_words(text)
+            if not words and text not in _TRANSPARENT:
+                words = BARRIER
+            if len(self._words) > _CACHE_LIMIT:
+                self._words.clear()
+            self._words[orth] = words
+        return words
+
+    def candidates(self, doc: Doc) -> list[tuple[int, int, Entry]]:
+        """Every ``(start_token, end_token, entry)`` whose key matches at token boundaries."""
+        if self.lexicon is None:
+            raise MedunlearnError("concept_matcher has no lexicon: build the pipeline with build_nlp()")
+        words: list[str] = []
+        wtok: list[int] = []
+        token_words = self._token_words
+        for ti, orth in enumerate(doc.to_array(ORTH).tolist()):
+            for w in token_words(orth):
+                words.append(w)
+                wtok.append(ti)
+        trie = self.lexicon.trie
+        n = len(words)
+        out: list[tuple[int, int, Entry]] = []
+        for i in range(n):
+            node = trie.get(words[i])
+            if node is None or (i > 0 and wtok[i - 1] == wtok[i]):
+                continue
+            j = i + 1
+            while True:
+                entry = node.get(END)
+                if entry is not None and (j == n or wtok[j] != wtok[j - 1]):
+                    out.append((wtok[i], wtok[j - 1] + 1, entry))
+                if j == n:
+                    break
+                node = node.get(words[j])
+                if node is None:
+                    break
+                j += 1
+        return out
+
+    def __call__(self, doc: Doc) -> Doc:
+        cands = self.candidates(doc)
+        arr = doc.to_array([IDX, LENGTH])
+        starts, lengths = arr[:, 0].tolist(), arr[:, 1].tolist()
+
+        def chars(c: tuple[int, int, Entry]) -> int:
+            return starts[c[1] - 1] + lengths[c[1] - 1] - starts[c[0]]
+
+        cands.sort(key=lambda c: (-chars(c), -c[2].level, c[0]))
+        taken = bytearray(len(doc))
+        chosen: dict[int, tuple[int, Entry]] = {}
+        for s, e, entry in cands:
+            if not any(taken[s:e]):
+                taken[s:e] = b"\x01" * (e - s)
+                chosen[s] = (e, entry)
+        if Doc.has_extension("abbreviations"):
+            self._inherit_abbreviations(doc, chosen, taken)
+        spans = []
+        for s in sorted(chosen):
+            e, entry = chosen[s]
+            span = Span(doc, s, e, label=entry.concept_id)
+            span._.concept_id = entry.concept_id
+            span._.level = entry.level
+            span._.role = entry.role
+            spans.append(span)
+        doc.spans[self.spans_key] = spans
+        return doc
+
+    def _inherit_abbreviations(self, doc: Doc, chosen: dict[int, tuple[int, Entry]], taken: bytearray) -> None:
+        assert self.lexicon is not None
+        by_end = {e: (s, ent) for s, (e, ent) in chosen.items()}
+        inherited: dict[str, Entry] = {}
+        for short in doc._.abbreviations:
+            long = short._.long_form
+            if not isinstance(long, Span):
+                continue
+            entry = None
+            if long.start in chosen and chosen[long.start][0] == long.end:
+                entry = chosen[long.start][1]
+            if entry is None:
+                entry = self.lexicon.lookup(w for t in long for w in term_words(t.text))
+            if entry is None and long.end in by_end and by_end[long.end][0] > long.start:
+                entry = by_end[long.end][1]  # the concept that ends the long form ("the ... disorder")
+            if entry is None:
+                continue
+            s, e = short.start, short.end
+            inherited[short.text] = entry
+            exact = s in chosen and chosen[s][0] == e
+            if exact or not any(taken[s:e]):
+                taken[s:e] = b"\x01" * (e - s)
+                chosen[s] = (e, entry)
+        doc._.concept_abbreviations = inherited
+
+
+def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True) -> Language:
+    """The tagging pipeline for an already built lexicon.
+
+    Examples
+    --------
+    >>> from ontology.graph import ConceptGraph
+    >>> cg = ConceptGraph()
+    >>> cg.add_concept("X:1", "Anxiety Disorders")
+    >>> nlp = make_pipeline(Lexicon.from_graph(cg, {"X:1": 3}))
+    >>> doc = nlp("An anxiety disorder.")
+    >>> [(s.text, s._.concept_id, s._.level) for s in doc.spans["concepts"]]
+    [('anxiety disorder', 'X:1', 3)]
+    """
+    nlp = spacy.blank("en")
+    nlp.tokenizer = combined_rule_tokenizer(nlp)
+    if abbreviations:
+        nlp.add_pipe("abbreviation_detector")
+    matcher = nlp.add_pipe("concept_matcher")
+    matcher.set_lexicon(lexicon)
+    return nlp
+
+
+def resolve_hierarchy(source: Any) -> Any:
+    """A :class:`hierarchy.levels.Hierarchy` from a Hierarchy, a ConceptGraph, a HIER dir or a GRAPH dir."""
+    from hierarchy import levels as hl
+
+    if isinstance(source, hl.Hierarchy):
+        return source
+    if isinstance(source, ConceptGraph):
+        return hl.build_hierarchy(source)
+    path = Path(source)
+    if (path / "levels.parquet").is_file():
+        return hl.read_hierarchy(path)
+    if (path / "nodes.parquet").is_file():
+        from ontology import read_graph
+
+        return hl.build_hierarchy(read_graph(path))
+    raise InputError("not a hierarchy directory (levels.parquet) nor a graph directory (nodes.parquet)", path=path)
+
+
+def build_nlp(
+    source: Any,
+    *,
+    abbreviations: bool = True,
+    linker: bool = False,
+    scope: Iterable[str] | None = None,
+) -> Language:
+    """The tagging pipeline for a concept graph or hierarchy.
+
+    Parameters
+    ----------
+    source : Hierarchy, ConceptGraph, or path
+        A hierarchy (levels known), a graph (levels computed with the automatic rule), or a
+        HIER / GRAPH directory.
+    abbreviations : bool
+        Run scispaCy's abbreviation detector so that short forms inherit their long form's concept.
+    linker : bool
+        Add the fuzzy fallback (scispaCy candidate generator over the graph's own names) for text
+        the exact matcher leaves untagged.
+    scope : iterable of str, optional
+        Forget scope: spans then carry ``span._.role`` (otherwise every role is 0).
+    """
+    hier = resolve_hierarchy(source)
+    cg = hier.graph
+    levels = {cid: hier.level(cid) for cid in cg}
+    roles: Mapping[str, int] = {}
+    if scope is not None:
+        from hierarchy.roles import assign_roles
+        from hierarchy.scope import Scope
+
+        table = assign_roles(hier, Scope.parse(list(scope), hier))
+        roles = {cid: r.role for cid, r in table.items()}
+    nlp = make_pipeline(Lexicon.from_graph(cg, levels, roles), abbreviations=abbreviations)
+    if linker:
+        from hierarchy.linker import add_fuzzy_linker
+
+        add_fuzzy_linker(nlp, cg, levels, roles)
+    return nlp
+
+
+_PARA = re.compile(r"\n[ \t]*\n\s*")
+_SENT_END = re.compile(r"[.!?;]\s+(?=[A-Z0-9(\[])")
+
+
+def split_paragraphs(text: str, max_chars: int = 3000) -> Iterator[tuple[int, str]]:
+    """``(offset, chunk)`` pieces of ``text``: paragraphs, long ones cut at sentence ends.
+
+    Examples
+    --------
+    >>> list(split_paragraphs("One.\\n\\nTwo two."))
+    [(0, 'One.'), (6, 'Two two.')]
+    """
+    pos = 0
+    for m in [*_PARA.finditer(text), None]:
+        end = m.start() if m else len(text)
+        yield from _cut(text, pos, end, max_chars)
+        if m:
+            pos = m.end()
+
+
+def _cut(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int, str]]:
+    while end - start > max_chars:
+        cut = None
+        for m in _SENT_END.finditer(text, start, start + max_chars):
+            cut = m.end()
+        if cut is None or cut <= start:
+            ws = text.rfind(" ", start, start + max_chars)
+            cut = ws + 1 if ws > start else start + max_chars
+        if text[start:cut].strip():
+            yield start, text[start:cut]
+        start = cut
+    if text[start:end].strip():
+        yield start, text[start:end]
+
+
+def doc_spans(doc: Doc, offset: int = 0, key: str = SPANS_KEY) -> list[dict[str, Any]]:
+    """The spans of one doc as ``{"start", "end", "text", "concept_id", "level"}`` dicts."""
+    return [
+        {
+            "start": s.start_char + offset,
+            "end": s.end_char + offset,
+            "text": s.text,
+            "concept_id": s._.concept_id,
+            "level": int(s._.level),
+        }
+        for s in doc.spans.get(key, [])
+    ]
+
+
+def tag_texts(nlp: Language, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[list[dict[str, Any]]]:
+    """Span dicts of each text (char offsets into that text), paragraphs streamed through ``nlp.pipe``.
+
+    An abbreviation defined in one paragraph is also tagged in the other paragraphs of its text.
+    """
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= batch_size:
+            yield from _tag_batch(nlp, batch, batch_size)
+            batch = []
+    if batch:
+        yield from _tag_batch(nlp, batch, batch_size)
+
+
+def _tag_batch(nlp: Language, texts: list[str], batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    pieces = [(i, off, chunk) for i, text in enumerate(texts) for off, chunk in split_paragraphs(text)]
+    spans: list[list[dict[str, Any]]] = [[] for _ in texts]
+    abbrevs: list[dict[str, Entry]] = [{} for _ in texts]
+    docs = nlp.pipe((c for _, _, c in pieces), batch_size=batch_size)
+    for (i, off, _), doc in zip(pieces, docs, strict=True):
+        spans[i].extend(doc_spans(doc, off))
+        abbrevs[i].update(doc._.concept_abbreviations or {})
+    for text, found, known in zip(texts, spans, abbrevs, strict=True):
+        if known and len(found) < 10_000:
+            _spread_abbreviations(text, found, known)
+        yield found
+
+
+def _spread_abbreviations(text: str, spans: list[dict[str, Any]], known: dict[str, Entry]) -> None:
+    taken = [(s["start"], s["end"]) for s in spans]
+    for short, entry in known.items():
+        for m in re.finditer(rf"(?<!\w){re.escape(short)}(?!\w)", text):
+            if not any(a < m.end() and m.start() < b for a, b in taken):
+                taken.append((m.start(), m.end()))
+                spans.append(
+                    {"start": m.start(), "end": m.end(), "text": short, "concept_id": entry.concept_id, "level": entry.level}
+                )
+    spans.sort(key=lambda s: s["start"])
+
+
+def tag_text(nlp: Language, text: str) -> list[dict[str, Any]]:
+    """Concept spans of one text as char-offset dicts (long texts are split into paragraphs first).
+
+    Examples
+    --------
+    >>> from ontology.graph import ConceptGraph
+    >>> cg = ConceptGraph()
+    >>> cg.add_concept("X:1", "Panic Disorder")
+    >>> tag_text(make_pipeline(Lexicon.from_graph(cg, {"X:1": 4})), "Panic disorders (PD).\\n\\nPD again.")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'start': 0, 'end': 15, 'text': 'Panic disorders', 'concept_id': 'X:1', 'level': 4},
+     {'start': 17, 'end': 19, 'text': 'PD', 'concept_id': 'X:1', 'level': 4},
+     {'start': 23, 'end': 25, 'text': 'PD', 'concept_id': 'X:1', 'level': 4}]
+    """
+    return next(tag_texts(nlp, [text]))

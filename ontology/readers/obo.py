@@ -1,0 +1,313 @@
+"""A tolerant, fast line-based OBO 1.4 reader (also reads the OBO 1.2 synonym tags).
+
+Real releases break strict parsers, so every line that cannot be read is skipped and
+reported as ``file:line: reason`` in ``graph.graph["skipped"]``; ``strict=True`` raises
+:class:`~ontology.common.errors.InputError` at the first one instead.
+
+What becomes what:
+
+- ``[Term]`` stanzas → nodes (``[Typedef]`` and ``[Instance]`` stanzas are read past).
+  Stanzas that repeat an id are merged, as the OBO 1.4 spec says.
+- ``is_a`` → edges child → parent with ``relation="is_a"``: the hierarchy.
+- ``relationship: part_of X`` → the node attribute ``relationships`` as ``(relation, target)``
+  pairs, *not* edges: the graph's edges are the ``is_a`` hierarchy only, so ``parents()`` and
+  ``depth()`` never mix ``part_of`` into it.
+- ``alt_id`` → ``graph.graph["alt_ids"]`` (alt id → primary id); ``is_a`` targets written with an
+  alt id are redirected to the primary.
+- ``is_obsolete: true`` → ``obsolete=True``; obsolete terms keep their node (and ``replaced_by``)
+  but contribute no edges, so they stay out of the hierarchy.
+- ``synonym: "text" SCOPE [TYPE] [xrefs]`` → ``(text, SCOPE)``; ``def: "text" [xrefs]`` → ``definition``.
+
+A cyclic ``is_a`` is read as is (detecting it is :mod:`ontology.validate`'s job).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from ontology.common.errors import InputError
+from ontology.graph import SYNONYM_SCOPES, ConceptGraph
+from ontology.readers.provenance import Skips, read_text, source_record
+
+_OLD_SYNONYM_TAGS = {
+    "exact_synonym": "EXACT",
+    "related_synonym": "RELATED",
+    "broad_synonym": "BROAD",
+    "narrow_synonym": "NARROW",
+}
+_SCOPES = frozenset(SYNONYM_SCOPES)
+_IGNORED_TAGS = frozenset(
+    (
+        "namespace",
+        "subset",
+        "comment",
+        "created_by",
+        "creation_date",
+        "property_value",
+        "consider",
+        "intersection_of",
+        "union_of",
+        "disjoint_from",
+        "equivalent_to",
+        "is_anonymous",
+        "builtin",
+        "use_term",
+    )
+)
+_ESCAPES = {"n": "\n", "t": "\t", "W": " "}
+
+
+def _quoted(value: str) -> tuple[str, str] | None:
+    """Split ``"text with \\" escapes" rest`` into (text, rest); ``None`` if not a closed quote."""
+    if not value.startswith('"'):
+        return None
+    end = value.find('"', 1)
+    while end != -1 and value[end - 1] == "\\":
+        # count the backslashes: an even number means the quote is not escaped
+        k = end - 1
+        while k > 0 and value[k] == "\\":
+            k -= 1
+        if (end - 1 - k) % 2 == 0:
+            break
+        end = value.find('"', end + 1)
+    if end == -1:
+        return None
+    text = value[1:end]
+    if "\\" in text:
+        text = _unescape(text)
+    return text, value[end + 1 :].strip()
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _first_token(value: str) -> str:
+    """The identifier at the start of a value, without ``! comment`` or ``{modifiers}``."""
+    return value.split(None, 1)[0] if value else ""
+
+
+def _header_value(value: str) -> str:
+    return value.split(" xsd:", 1)[0].strip().strip('"')
+
+
+class _Term:
+    __slots__ = ("alt_ids", "definition", "is_a", "label", "line", "obsolete", "relationships", "replaced_by")
+    __slots__ += ("synonyms", "xrefs")
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.label = ""
+        self.definition: str | None = None
+        self.synonyms: list[tuple[str, str]] = []
+        self.xrefs: list[str] = []
+        self.is_a: list[tuple[str, int]] = []
+        self.relationships: list[tuple[str, str]] = []
+        self.alt_ids: list[str] = []
+        self.obsolete = False
+        self.replaced_by: list[str] = []
+
+
+def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
+    """Read an OBO 1.4 (or 1.2) file into a concept graph.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.obo`` file.
+    strict : bool
+        Raise :class:`InputError` (``file:line: reason``) at the first unreadable line instead
+        of skipping and reporting it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.obo"
+    >>> _ = p.write_text("[Term]\\nid: X:1\\nname: root\\n\\n[Term]\\nid: X:2\\nname: leaf\\nis_a: X:1 ! root\\n")
+    >>> read_obo(p).parents("X:2")
+    ['X:1']
+    """
+    path = Path(path)
+    skips = Skips(path, strict)
+    text = read_text(path, skips)
+    terms: dict[str, _Term] = {}
+    header: dict[str, str] = {}
+    term: _Term | None = None
+    in_header = True
+    in_other_stanza = False
+    registered: set[int] = set()  # first lines of the [Term] stanzas that had an id
+
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if not line or line[0] == "!":
+            continue
+        if line[0] == "[":
+            in_header = False
+            if term is not None and term.line not in registered:
+                skips.add("[Term] stanza without an id", term.line)
+            if line == "[Term]":
+                term = _Term(number)
+                in_other_stanza = False
+                continue
+            term = None
+            in_other_stanza = True
+            if line not in ("[Typedef]", "[Instance]"):
+                skips.add(f"unknown stanza {line}", number)
+            continue
+        colon = line.find(":")
+        if colon <= 0:
+            skips.add(f"not a 'tag: value' line: {line[:60]!r}", number)
+            continue
+        tag = line[:colon]
+        value = line[colon + 1 :].strip()
+        if in_header:
+            if tag not in header or tag == "property_value":
+                if tag == "property_value":
+                    key, _, rest = value.partition(" ")
+                    header[f"property_value:{key}"] = _header_value(rest)
+                else:
+                    header[tag] = value
+            continue
+        if in_other_stanza:
+            continue
+        if term is None:
+            continue
+        if tag == "id":
+            tid = _first_token(value)
+            if not tid:
+                skips.add("empty id", number)
+                continue
+            registered.add(term.line)
+            existing = terms.get(tid)
+            if existing is not None:  # a repeated stanza is merged into the first
+                term = existing
+            else:
+                terms[tid] = term
+        elif tag == "is_a":
+            target = _first_token(value)
+            if target:
+                term.is_a.append((target, number))
+            else:
+                skips.add("is_a without a target", number)
+        elif tag == "synonym":
+            parsed = _quoted(value)
+            if parsed is None:
+                skips.add("synonym without a closed quoted text", number)
+                continue
+            syn, rest = parsed
+            scope = rest.split(None, 1)[0] if rest else "RELATED"
+            if scope not in _SCOPES:
+                if scope.startswith("["):  # OBO 1.2 style without a scope
+                    scope = "RELATED"
+                else:
+                    skips.add(f"synonym scope {scope!r} is not EXACT, RELATED, BROAD or NARROW", number)
+                    continue
+            term.synonyms.append((syn, scope))
+        elif tag == "xref":
+            ref = _first_token(value)
+            if ref:
+                term.xrefs.append(ref)
+        elif tag == "name":
+            term.label = value
+        elif tag == "def":
+            parsed = _quoted(value)
+            if parsed is None:
+                skips.add("def without a closed quoted text", number)
+                continue
+            term.definition = parsed[0]
+        elif tag == "alt_id":
+            alt = _first_token(value)
+            if alt:
+                term.alt_ids.append(alt)
+        elif tag == "is_obsolete":
+            term.obsolete = value.split(None, 1)[0].lower() == "true" if value else False
+        elif tag == "replaced_by":
+            target = _first_token(value)
+            if target:
+                term.replaced_by.append(target)
+        elif tag == "relationship":
+            parts = value.split(None, 2)
+            if len(parts) < 2 or parts[1].startswith("!"):
+                skips.add("relationship needs a relation and a target", number)
+                continue
+            term.relationships.append((parts[0], parts[1]))
+        elif tag in _OLD_SYNONYM_TAGS:
+            parsed = _quoted(value)
+            if parsed is None:
+                skips.add(f"{tag} without a closed quoted text", number)
+                continue
+            term.synonyms.append((parsed[0], _OLD_SYNONYM_TAGS[tag]))
+        elif tag in _IGNORED_TAGS:
+            continue
+        # other tags (OBO allows extensions) are read past without a note
+
+    if term is not None and term.line not in registered:
+        skips.add("[Term] stanza without an id", term.line)
+    if not terms:
+        raise InputError("no [Term] stanza with an id found: not an OBO ontology", path)
+    return _build(path, terms, header, skips)
+
+
+def _build(path: Path, terms: dict[str, _Term], header: dict[str, str], skips: Skips) -> ConceptGraph:
+    alt_ids: dict[str, str] = {}
+    for tid, t in terms.items():
+        for alt in t.alt_ids:
+            if alt != tid and alt not in terms:
+                alt_ids[alt] = tid
+    graph = nx.DiGraph()
+    prefixes: Counter[str] = Counter()
+    edges: list[tuple[str, str]] = []
+    for tid, t in terms.items():
+        prefix = tid.split(":", 1)[0] if ":" in tid else path.stem
+        prefixes[prefix] += 1
+        attrs: dict[str, Any] = {
+            "label": t.label,
+            "synonyms": t.synonyms,
+            "definition": t.definition,
+            "xrefs": t.xrefs,
+            "tree_numbers": [],
+            "semantic_types": [],
+            "source": prefix,
+            "obsolete": t.obsolete,
+            "replaced_by": [alt_ids.get(r, r) for r in t.replaced_by],
+            "relationships": t.relationships,
+        }
+        graph.add_node(tid, **attrs)
+        if t.obsolete:
+            continue
+        for target, number in t.is_a:
+            target = alt_ids.get(target, target)
+            if target not in terms:
+                skips.note(f"is_a target {target} is not a term in this file; edge dropped", number)
+                continue
+            edges.append((tid, target))
+    graph.add_edges_from(edges, relation="is_a")
+    version = header.get("data-version") or header.get("property_value:owl:versionInfo")
+    licence = (
+        header.get("property_value:terms:license")
+        or header.get("property_value:dcterms:license")
+        or header.get("property_value:http://purl.org/dc/terms/license")
+        or header.get("license")
+        or "not stated in the file"
+    )
+    graph.graph["sources"] = [source_record(path, "obo", version=version, licence=licence)]
+    graph.graph["skipped"] = skips.result()
+    graph.graph["alt_ids"] = alt_ids
+    if prefixes:
+        graph.graph["ontology"] = header.get("ontology", prefixes.most_common(1)[0][0])
+    return ConceptGraph(graph)

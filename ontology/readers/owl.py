@@ -1,0 +1,382 @@
+"""OWL ontologies (RDF/XML and OWL/XML) into a :class:`~ontology.graph.ConceptGraph`.
+
+Parsing uses owlready2's compiled RDF/XML and OWL/XML parsers (``owlready2_optimized``) and receives their
+triples directly, without filling owlready2's SQLite quadstore or building Python class objects: that is
+faster and smaller than ``get_ontology(...).load()`` (see ``docs/bench/ontology-owl.md``). The vocabulary
+mapping (:class:`TripleCollector`) is shared with the Turtle/N-Triples/JSON-LD reader in
+:mod:`ontology.readers.rdf`.
+
+What is read
+------------
+- Concepts: named subjects typed ``owl:Class``, ``rdfs:Class`` or ``skos:Concept``, and named subjects of
+  ``rdfs:subClassOf``. ``owl:Thing``/``owl:Nothing`` and blank nodes are never concepts.
+- Label: ``rdfs:label``, else ``skos:prefLabel`` (English or untagged literals; the first one read wins).
+- Synonyms: ``oboInOwl:hasExactSynonym``/``hasRelatedSynonym``/``hasBroadSynonym``/``hasNarrowSynonym`` with
+  that scope; ``skos:altLabel`` as ``EXACT``.
+- Definition: ``IAO:0000115`` or ``skos:definition``. Xrefs: ``oboInOwl:hasDbXref``. Alternative ids
+  (``oboInOwl:hasAlternativeId``) in the extra node attribute ``alt_ids``.
+- Parents: ``rdfs:subClassOf`` and ``skos:broader`` whose object is a named class (restrictions and class
+  expressions are ignored); an edge to ``owl:Thing`` is dropped.
+- Obsolete: ``owl:deprecated true``; ``IAO:0100001`` (term replaced by) fills ``replaced_by``. Obsolete
+  concepts stay out of the hierarchy: their edges are dropped and listed in ``skipped``.
+- A parent that the file never declares becomes a placeholder node with ``declared=False`` (reported by
+  :func:`ontology.validate.validate` as a dangling parent).
+
+CURIEs from IRIs (:func:`iri_to_curie`)
+---------------------------------------
+1. An OBO PURL ``http://purl.obolibrary.org/obo/PREFIX_LOCAL`` → ``PREFIX:LOCAL`` (``DOID_4`` → ``DOID:4``).
+2. A known namespace (:data:`KNOWN_NAMESPACES`, e.g. ``http://id.nlm.nih.gov/mesh/`` → ``MESH``) → that prefix.
+3. Otherwise the local name is the fragment after ``#`` (or the last path segment) and the prefix is the
+   preceding path segment without its file extension, upper-cased:
+   ``http://example.org/onto/heart.owl#Valve`` → ``HEART:Valve``. A local name that itself looks like
+   ``PREFIX_123`` gives ``PREFIX:123``.
+4. An IRI with no usable path is kept whole.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ontology.common.errors import InputError
+from ontology.common.hashing import sha256_file
+from ontology.graph import ConceptGraph, node_attrs
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+OIO = "http://www.geneontology.org/formats/oboInOwl#"
+OBO = "http://purl.obolibrary.org/obo/"
+
+RDF_TYPE = RDF + "type"
+CLASS_TYPES = frozenset({OWL + "Class", RDFS + "Class", SKOS + "Concept"})
+PARENT_PREDICATES = frozenset({RDFS + "subClassOf", SKOS + "broader"})
+NOT_CONCEPTS = frozenset({OWL + "Thing", OWL + "Nothing"})
+LABEL_PREDICATES = {RDFS + "label": 0, SKOS + "prefLabel": 1}
+SYNONYM_PREDICATES = {
+    OIO + "hasExactSynonym": "EXACT",
+    OIO + "hasRelatedSynonym": "RELATED",
+    OIO + "hasBroadSynonym": "BROAD",
+    OIO + "hasNarrowSynonym": "NARROW",
+    SKOS + "altLabel": "EXACT",
+}
+DEFINITION_PREDICATES = frozenset({OBO + "IAO_0000115", SKOS + "definition"})
+XREF = OIO + "hasDbXref"
+ALT_ID = OIO + "hasAlternativeId"
+DEPRECATED = OWL + "deprecated"
+REPLACED_BY = OBO + "IAO_0100001"
+VERSION_PREDICATES = frozenset({OWL + "versionIRI", OWL + "versionInfo"})
+LICENCE_PREDICATES = frozenset({"http://purl.org/dc/terms/license", "http://purl.org/dc/elements/1.1/license"})
+
+#: Namespaces with a conventional CURIE prefix (checked after the OBO PURL rule).
+KNOWN_NAMESPACES: dict[str, str] = {
+    "http://id.nlm.nih.gov/mesh/": "MESH",
+    "http://purl.bioontology.org/ontology/MESH/": "MESH",
+    "http://purl.bioontology.org/ontology/ICD10CM/": "ICD10CM",
+    "http://purl.bioontology.org/ontology/SNOMEDCT/": "SNOMEDCT",
+    "http://snomed.info/id/": "SNOMEDCT",
+    "http://linkedlifedata.com/resource/umls/id/": "UMLS",
+    "https://uts.nlm.nih.gov/uts/umls/concept/": "UMLS",
+}
+
+_OBO_LOCAL = re.compile(r"^([A-Za-z][A-Za-z0-9.]*)_(\w[\w.\-]*)$")
+
+
+def iri_to_curie(iri: str) -> str:
+    """The CURIE of an IRI by the rules in the module docstring.
+
+    Examples
+    --------
+    >>> iri_to_curie("http://purl.obolibrary.org/obo/DOID_4")
+    'DOID:4'
+    >>> iri_to_curie("http://id.nlm.nih.gov/mesh/D003920")
+    'MESH:D003920'
+    >>> iri_to_curie("http://example.org/onto/heart.owl#Valve")
+    'HEART:Valve'
+    >>> iri_to_curie("http://example.org/terms/EX_0001")
+    'EX:0001'
+    """
+    if iri.startswith(OBO):
+        local = iri[len(OBO) :]
+        m = _OBO_LOCAL.match(local)
+        if m:
+            return f"{m.group(1)}:{m.group(2)}"
+    for ns, prefix in KNOWN_NAMESPACES.items():
+        if iri.startswith(ns):
+            return f"{prefix}:{iri[len(ns) :]}"
+    if "#" in iri:
+        base, local = iri.rsplit("#", 1)
+    else:
+        base, _, local = iri.rstrip("/").rpartition("/")
+    m = _OBO_LOCAL.match(local)
+    if m:
+        return f"{m.group(1)}:{m.group(2)}"
+    segment = base.rstrip("/").rpartition("/")[2].split(".")[0]
+    if not local or not segment or segment.endswith(":"):
+        return iri
+    return f"{segment.upper()}:{local}"
+
+
+def curie_to_iri(curie: str) -> str:
+    """The IRI for a CURIE: OBO PURL unless the prefix is a :data:`KNOWN_NAMESPACES` prefix.
+
+    Examples
+    --------
+    >>> curie_to_iri("DOID:4"), curie_to_iri("MESH:D003920")
+    ('http://purl.obolibrary.org/obo/DOID_4', 'http://id.nlm.nih.gov/mesh/D003920')
+    """
+    if "://" in curie or ":" not in curie:
+        return curie
+    prefix, local = curie.split(":", 1)
+    for ns, known in KNOWN_NAMESPACES.items():
+        if known == prefix:
+            return ns + local
+    return f"{OBO}{prefix}_{local}"
+
+
+def _is_english(lang: str | None) -> bool:
+    return not lang or lang.lstrip("@").lower().split("-")[0] == "en"
+
+
+class TripleCollector:
+    """Receives triples (IRIs as strings, blank nodes starting with ``_``) and builds the concept graph.
+
+    ``add_objects`` takes ``(s, p, o)`` with ``o`` an IRI or blank node; ``add_literals`` takes
+    ``(s, p, value, lang_or_datatype)``.
+    """
+
+    def __init__(self) -> None:
+        self.classes: set[str] = set()
+        self.ontologies: set[str] = set()
+        self.edges: list[tuple[str, str]] = []
+        self.records: dict[str, list[tuple[str, Any, Any]]] = defaultdict(list)
+        self.ontology_meta: dict[str, list[str]] = defaultdict(list)
+        self.reasons: list[str] = []
+
+    def add_objects(self, triples: Iterable[tuple[str, str, str]]) -> None:
+        classes, edges, records = self.classes, self.edges, self.records
+        for s, p, o in triples:
+            if s[0] == "_":
+                continue
+            if p == RDF_TYPE:
+                if o in CLASS_TYPES:
+                    classes.add(s)
+                elif o == OWL + "Ontology":
+                    self.ontologies.add(s)
+            elif p in PARENT_PREDICATES:
+                if o[0] != "_":
+                    edges.append((s, o))
+            elif p == REPLACED_BY:
+                records[s].append(("replaced_by", o, None))
+            elif p in VERSION_PREDICATES or p in LICENCE_PREDICATES:
+                self.ontology_meta[p].append(o)
+            elif p == XREF:
+                records[s].append(("xref", iri_to_curie(o), None))
+
+    def add_literals(self, triples: Iterable[tuple[str, str, Any, Any]]) -> None:
+        records = self.records
+        labels, synonyms = LABEL_PREDICATES, SYNONYM_PREDICATES
+        for s, p, o, d in triples:
+            if s[0] == "_":
+                continue
+            if p in labels:
+                if _is_english(d if d and d[0] == "@" else None):
+                    records[s].append(("label", str(o), labels[p]))
+            elif p in synonyms:
+                if _is_english(d if d and d[0] == "@" else None):
+                    records[s].append(("synonym", str(o), synonyms[p]))
+            elif p in DEFINITION_PREDICATES:
+                if _is_english(d if d and d[0] == "@" else None):
+                    records[s].append(("definition", str(o), None))
+            elif p == XREF:
+                records[s].append(("xref", str(o), None))
+            elif p == DEPRECATED:
+                records[s].append(("deprecated", str(o).strip().lower() in ("true", "1"), None))
+            elif p == ALT_ID:
+                records[s].append(("alt_id", str(o), None))
+            elif p == REPLACED_BY:
+                records[s].append(("replaced_by", str(o), None))
+            elif p in VERSION_PREDICATES or p in LICENCE_PREDICATES:
+                self.ontology_meta[p].append(str(o))
+
+    def build(self, path: Path, fmt: str) -> ConceptGraph:
+        """The concept graph of everything collected, with ``path`` as its source."""
+        reasons: list[str] = []
+        classes = self.classes
+        classes.update(s for s, _ in self.edges)
+        classes.difference_update(NOT_CONCEPTS)
+        curie: dict[str, str] = {}
+        owner: dict[str, str] = {}
+        for iri in classes:
+            c = iri_to_curie(iri)
+            if c in owner:
+                reasons.append(f"{iri} and {owner[c]} both give the id {c}; attributes merged")
+            owner.setdefault(c, iri)
+            curie[iri] = c
+        nodes: dict[str, dict[str, Any]] = {}
+        records = self.records
+        for iri in classes:
+            cid = curie[iri]
+            label, label_rank = "", 99
+            synonyms: list[tuple[str, str]] = []
+            definition = None
+            xrefs: list[str] = []
+            alt_ids: list[str] = []
+            replaced: list[str] = []
+            obsolete = False
+            for kind, value, extra in records.get(iri, ()):
+                if kind == "label":
+                    if extra < label_rank:
+                        label, label_rank = value, extra
+                elif kind == "synonym":
+                    synonyms.append((value, extra))
+                elif kind == "definition":
+                    definition = definition or value
+                elif kind == "xref":
+                    xrefs.append(value)
+                elif kind == "deprecated":
+                    obsolete = obsolete or value
+                elif kind == "alt_id":
+                    alt_ids.append(value)
+                elif kind == "replaced_by":
+                    replaced.append(iri_to_curie(value) if "://" in value else value)
+            attrs = node_attrs(
+                label,
+                synonyms=synonyms,
+                definition=definition,
+                xrefs=xrefs,
+                source=cid.split(":", 1)[0] if ":" in cid else path.stem,
+                obsolete=obsolete,
+                replaced_by=replaced,
+            )
+            if alt_ids:
+                attrs["alt_ids"] = alt_ids
+            if cid in nodes:  # two IRIs with one CURIE
+                old = nodes[cid]
+                old["label"] = old["label"] or attrs["label"]
+                old["synonyms"] += attrs["synonyms"]
+                old["xrefs"] += attrs["xrefs"]
+            else:
+                nodes[cid] = attrs
+        edges: set[tuple[str, str]] = set()
+        for s, o in self.edges:
+            if o in NOT_CONCEPTS or s == o:
+                continue
+            child = curie[s]
+            parent = curie.get(o) or iri_to_curie(o)
+            if parent not in nodes:
+                nodes[parent] = node_attrs(source=parent.split(":", 1)[0], declared=False)
+            if nodes[child]["obsolete"] or nodes[parent]["obsolete"]:
+                reasons.append(f"{child} subClassOf {parent}: obsolete term kept out of the hierarchy")
+                continue
+            edges.add((child, parent))
+        cg = ConceptGraph()
+        cg.graph.add_nodes_from(nodes.items())
+        cg.graph.add_edges_from(edges, relation="is_a")
+        cg.graph.graph["sources"] = [self.provenance(path, fmt)]
+        cg.graph.graph["skipped"] = [f"{path}: {r}" for r in reasons]
+        self.reasons = reasons
+        return cg
+
+    def provenance(self, path: Path, fmt: str) -> dict[str, Any]:
+        """``{"file", "format", "version", "sha256", "licence"}`` for the graph's ``sources``."""
+        meta = self.ontology_meta
+        versions = meta.get(OWL + "versionIRI") or meta.get(OWL + "versionInfo") or []
+        licences = [v for p in LICENCE_PREDICATES for v in meta.get(p, [])]
+        return {
+            "file": path.name,
+            "format": fmt,
+            "version": versions[0] if versions else None,
+            "sha256": sha256_file(path),
+            "licence": licences[0] if licences else None,
+        }
+
+
+class _Sink:
+    """The queue owlready2's compiled parser writes its triple batches to."""
+
+    def __init__(self, collector: TripleCollector) -> None:
+        self.collector = collector
+
+    def put(self, item: tuple[str, Any]) -> None:
+        kind, batch = item
+        if kind == "objs":
+            self.collector.add_objects(batch)
+        elif kind == "datas":
+            self.collector.add_literals(batch)
+
+
+_ROOT = re.compile(rb"<(?![?!])([\w.\-]+:)?([\w.\-]+)")
+
+
+def sniff_xml_flavour(path: Path) -> str:
+    """``"rdfxml"`` or ``"owlxml"`` from the root element of an XML file.
+
+    Raises
+    ------
+    InputError
+        When the file is empty or its root element is neither ``rdf:RDF`` nor ``Ontology``.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip():
+        raise InputError("empty file", path)
+    body = re.sub(rb"<!--.*?-->|<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", b"", head, flags=re.S)
+    m = _ROOT.search(body)
+    root = m.group(2).decode("ascii", "replace") if m else ""
+    if root == "RDF":
+        return "rdfxml"
+    if root == "Ontology":
+        return "owlxml"
+    shown = f"<{root}>" if root else "no XML element"
+    raise InputError(f"not RDF/XML or OWL/XML (root element is {shown})", path)
+
+
+_LINE = re.compile(r"line (\d+)")
+
+
+def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
+    """Read an OWL file in RDF/XML or OWL/XML (told apart by the root element).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.owl``/``.rdf``/``.owx`` file.
+    strict : bool
+        Raise :class:`~ontology.common.errors.InputError` when anything was skipped (e.g. an obsolete term
+        with a parent) instead of listing it in ``graph.graph["skipped"]``.
+
+    Raises
+    ------
+    InputError
+        Missing or empty file, unknown root element, or malformed XML (``file:line: message``).
+    """
+    import owlready2_optimized
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    flavour = sniff_xml_flavour(path)
+    collector = TripleCollector()
+    parse = owlready2_optimized.parse_rdfxml if flavour == "rdfxml" else owlready2_optimized.parse_owlxml
+    try:
+        with open(path, "rb") as fh:
+            parse(fh, _Sink(collector), "", 1 << 16)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        line = getattr(cause, "lineno", None)
+        if line is None:
+            m = _LINE.search(str(exc))
+            line = int(m.group(1)) if m else None
+        detail = str(cause) if cause is not exc else str(exc)
+        detail = re.sub(r":? ?line \d+, column \d+\.?", "", detail).strip() or type(cause).__name__
+        what = "RDF/XML" if flavour == "rdfxml" else "OWL/XML"
+        raise InputError(f"malformed {what}: {detail}", path, line) from None
+    cg = collector.build(path, flavour)
+    if strict and collector.reasons:
+        raise InputError(f"{collector.reasons[0]} (strict mode)", path)
+    return cg

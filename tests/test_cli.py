@@ -1,0 +1,50 @@
+"""The console script: groups listed, bad input as one line with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GROUPS = ["ontology", "hierarchy", "unlearn", "eval", "model", "demo"]
+
+
+def _run(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = dict(os.environ)
+    if env_home is not None:
+        env["MEDUNLEARN_HOME"] = str(env_home)
+    return subprocess.run(
+        [sys.executable, "-m", "unlearn", *args], capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def test_help_lists_every_group() -> None:
+    out = _run("--help")
+    assert out.returncode == 0
+    for group in GROUPS:
+        assert group in out.stdout
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_each_group_has_help(group: str) -> None:
+    out = _run(group, "--help")
+    assert out.returncode == 0, out.stderr
+
+
+def test_model_list_json_and_error_line(tmp_path: Path) -> None:
+    import json
+
+    out = _run("model", "list", "--json", env_home=tmp_path)
+    rows = json.loads(out.stdout)
+    assert {r["name"] for r in rows} >= {"smollm2", "tiny-llama"}
+    assert all(r["cached"] is None for r in rows)
+    bad = _run("model", "prepare", "no-such-model", env_home=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "error: no-such-model: unknown model; use one of smollm2, tiny-llama, "
+        "a local model directory or a .gguf file"
+    ]

@@ -1,0 +1,98 @@
+"""Offline model registry: tiny model, cache integrity, SmolLM2 conversion and offline reload."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ontology.common.errors import MedunlearnError
+from unlearn import models
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_tiny_llama_prepare_and_load(home: Path) -> None:
+    path = models.prepare("tiny-llama")
+    assert path == home / "models" / "tiny-llama"
+    assert models.verify_cache(path)
+    model, tok = models.load_model("tiny-llama")
+    assert model.config.num_hidden_layers == 2
+    prompt = models.chat_prompt(tok, "What is surgery?")
+    assert prompt.startswith("<|im_start|>user\nWhat is surgery?<|im_end|>\n<|im_start|>assistant\n")
+    enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        logits = model(**enc).logits
+    assert logits.shape[-1] == len(tok)
+    assert len(models.tokenizer_hash(tok)) == 64
+
+
+def test_tiny_llama_is_deterministic(home: Path) -> None:
+    first = models.prepare("tiny-llama")
+    hashes = dict(models._file_hashes(first))
+    models.prepare("tiny-llama", force=True)
+    assert models._file_hashes(first)["model.safetensors"] == hashes["model.safetensors"]
+
+
+def test_corrupted_cache_is_rebuilt(home: Path) -> None:
+    path = models.prepare("tiny-llama")
+    weights = path / "model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-10] + b"0123456789")
+    assert not models.verify_cache(path)
+    models.prepare("tiny-llama")
+    assert weights.read_bytes() == good
+    assert models.verify_cache(path)
+
+
+def test_unknown_model_and_bad_paths(home: Path, tmp_path: Path) -> None:
+    with pytest.raises(MedunlearnError, match="unknown model; use one of smollm2, tiny-llama"):
+        models.prepare("gpt-17")
+    with pytest.raises(MedunlearnError, match="not a Hugging Face model directory"):
+        models.prepare(tmp_path)
+    with pytest.raises(MedunlearnError, match="no such file"):
+        models.prepare(tmp_path / "missing.gguf")
+
+
+def test_chat_prompt_needs_template(home: Path) -> None:
+    tok = models.load_tokenizer("tiny-llama")
+    tok.chat_template = None
+    with pytest.raises(MedunlearnError, match="no chat template"):
+        models.chat_prompt(tok, "hi")
+
+
+@pytest.mark.slow
+def test_smollm2_converts_once_and_reloads_offline_in_another_process() -> None:
+    """Uses the default cache: conversion happens at most once per machine."""
+    path = models.prepare("smollm2")
+    assert models.verify_cache(path)
+    assert not (path / "tokenizer.model").exists()
+    code = (
+        "import time; t=time.time();"
+        "from unlearn.models import load_model, answer;"
+        "m, tok = load_model('smollm2');"
+        "a = answer(m, tok, 'Which organ does an appendectomy remove?', max_new_tokens=24);"
+        "print(round(time.time()-t, 1)); print(a)"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+    # a process without gguf importable proves the cached copy is used
+    env["PYTHONPATH"] = ""
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['gguf'] = None;" + code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    seconds, reply = out.stdout.strip().split("\n", 1)
+    assert float(seconds) < 60
+    assert "append" in reply.lower()

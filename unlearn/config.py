@@ -1,0 +1,157 @@
+"""The run configuration of ``medunlearn unlearn run CONFIG.yaml``: model, data, method, training, output.
+
+Relative data paths are resolved against the directory of the YAML file. Every key is checked:
+an unknown key or a wrong type is one line naming the file and the key path.
+
+Examples
+--------
+>>> cfg = RunConfig.model_validate({"data": {"forget": "f.parquet"}, "method": {"name": "graddiff"}})
+>>> (cfg.method.forget_loss, cfg.train.steps, cfg.data.max_length)
+('ga', 50, 128)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ontology.common.config import StrictModel, load_config
+from unlearn.methods import MethodConfig
+
+
+class ModelSection(StrictModel):
+    """Which model to unlearn and how to hold it."""
+
+    name: str = Field("tiny-llama", description="registry name, local HF directory or .gguf file")
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    gradient_checkpointing: bool = False
+
+
+class DataSection(StrictModel):
+    """Forget and retain data.
+
+    ``forget`` is a MASKS Parquet file from ``medunlearn hierarchy masks`` (or, for baselines that use every
+    token, plain text / MCQ JSONL). ``retain`` is a list of files: MASKS Parquet, JSONL of texts
+    (``text_field``), JSONL of MCQ items (MedMCQA ``question, opa..opd, cop`` or ``question, options, answer``),
+    or ``.txt`` with one text per line.
+    """
+
+    forget: str
+    retain: list[str] = Field(default_factory=list)
+    forget_format: Literal["auto", "masks", "text", "mcq"] = "auto"
+    retain_format: Literal["auto", "masks", "text", "mcq"] = "auto"
+    text_field: str = "text"
+    max_length: int = Field(128, ge=8)
+
+
+class LoraSection(StrictModel):
+    """PEFT LoRA mode: train low-rank adapters instead of selected coordinates."""
+
+    enabled: bool = False
+    r: int = Field(8, ge=1)
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    merge: bool = Field(True, description="also write a merged copy of the model")
+
+
+class DPSection(StrictModel):
+    """Differential privacy: per-sample clipping and Gaussian noise on the update."""
+
+    enabled: bool = False
+    noise_multiplier: float = Field(1.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    delta: float = Field(1e-5, gt=0, lt=1)
+
+
+class TrainSection(StrictModel):
+    """The loop: steps, batches, optimiser, stopping, checkpoints."""
+
+    steps: int = Field(50, ge=1)
+    batch_size: int = Field(4, ge=1)
+    retain_batch_size: int | None = Field(None, ge=1, description="default: batch_size")
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    optimizer: Literal["adam", "sgd"] = "adam"
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    seed: int = 0
+    include: list[str] | None = Field(None, description="regexes of parameter names that may change")
+    exclude: list[str] | None = Field(None, description="regexes of parameter names that must not change")
+    layers: list[int] | None = Field(None, description="only these decoder layers may change")
+    retain_budget: float | None = Field(
+        None, gt=0, description="stop when the retain loss exceeds this multiple of its first value"
+    )
+    checkpoint_every: int = Field(10, ge=1)
+    keep_checkpoints: int = Field(2, ge=1)
+    stop_after: int | None = Field(None, ge=1, description="interrupt after this many steps (resumable)")
+    cpu: bool = Field(False, description="force CPU even when an accelerator is present")
+    lora: LoraSection = Field(default_factory=LoraSection)
+    dp: DPSection = Field(default_factory=DPSection)
+
+
+class OutputSection(StrictModel):
+    """Where and what to write."""
+
+    dir: str = "runs/unlearn"
+    save_model: bool = True
+    save_patch: bool = True
+    resume: bool = Field(True, description="continue from the latest checkpoint in dir when one exists")
+
+
+class RunConfig(StrictModel):
+    """A whole unlearning run."""
+
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection
+    method: MethodConfig = Field(default_factory=MethodConfig)
+    train: TrainSection = Field(default_factory=TrainSection)
+    output: OutputSection = Field(default_factory=OutputSection)
+
+
+def _resolve(base: Path, value: str) -> str:
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else base / path)
+
+
+def load_run_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read, validate and resolve a run config (data and output paths relative to the YAML file)."""
+    cfg = load_config(path, RunConfig, overrides)
+    base = Path(path).resolve().parent
+    cfg.data.forget = _resolve(base, cfg.data.forget)
+    cfg.data.retain = [_resolve(base, r) for r in cfg.data.retain]
+    cfg.output.dir = _resolve(base, cfg.output.dir)
+    model_path = base / cfg.model.name
+    if model_path.exists():
+        cfg.model.name = str(model_path)
+    return cfg
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["train.steps=5", "method.name=npo"]`` → ``{"train.steps": 5, "method.name": "npo"}`` (YAML-typed values).
+
+    Examples
+    --------
+    >>> parse_overrides(["train.steps=5", "method.rho=1e-3", "train.layers=[1]"])
+    {'train.steps': 5, 'method.rho': 0.001, 'train.layers': [1]}
+    """
+    import yaml
+
+    from ontology.common.errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value (e.g. train.steps=10)")
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str) and _NUMBER.fullmatch(parsed.strip()):
+            parsed = float(parsed)  # YAML 1.1 reads "1e-3" as a string
+        out[key.strip()] = parsed
+    return out

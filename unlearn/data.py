@@ -1,0 +1,319 @@
+"""Forget and retain data for the unlearner: records, a padding collator and seeded batch streams.
+
+A *record* is one tokenized sequence with per-token ``role`` (0 neutral, 1 preserve, 2 target),
+``level`` (0 none, 1–4) and ``weight`` arrays. Records come from
+
+- MASKS Parquet files written by ``medunlearn hierarchy masks`` (the contract of docs/architecture.md); the
+  file's ``tokenizer_hash`` must equal the model tokenizer's, or the token ids would mean other words;
+- JSONL/TXT texts, tokenized here (every token neutral, weight 1);
+- MCQ items rendered through the model's chat template: user = question and lettered options,
+  assistant = ``"Answer: X. option text"``.
+
+Forget and retain batches are drawn by two :class:`BatchStream` objects with their own seeded
+generators, so adding retain data never changes which forget items a step sees.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ontology.common.errors import InputError
+
+LETTERS = "ABCDEFGHIJ"
+MASK_COLUMNS = ("doc_id", "text", "input_ids", "role", "level", "weight")
+
+
+@dataclass
+class Record:
+    """One tokenized sequence with its per-token annotations."""
+
+    doc_id: str
+    input_ids: list[int]
+    role: list[int]
+    level: list[int]
+    weight: list[float]
+
+    def truncated(self, max_length: int) -> Record:
+        """The first ``max_length`` tokens."""
+        n = max_length
+        return Record(self.doc_id, self.input_ids[:n], self.role[:n], self.level[:n], self.weight[:n])
+
+
+def _plain(doc_id: str, ids: list[int]) -> Record:
+    return Record(doc_id, list(ids), [0] * len(ids), [0] * len(ids), [1.0] * len(ids))
+
+
+# ----------------------------------------------------------------------------------------------- readers
+def masks_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata of a MASKS Parquet file (``tokenizer_hash``, ``scope``, …)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in meta.items() if not k.startswith(b"ARROW") and k != b"pandas"}
+
+
+def read_masks(path: str | Path, expected_tokenizer_hash: str | None = None) -> list[Record]:
+    """Read a MASKS Parquet file; check its tokenizer hash and the shape of every row.
+
+    Raises
+    ------
+    InputError
+        Missing columns, a tokenizer other than the model's, or a row whose arrays differ in length.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such masks file", path=path)
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise InputError(f"not a readable Parquet file ({exc})", path=path) from None
+    missing = [c for c in MASK_COLUMNS if c not in table.column_names]
+    if missing:
+        raise InputError(f"not a MASKS file: missing column(s) {', '.join(missing)}", path=path)
+    meta = masks_metadata(path)
+    if expected_tokenizer_hash is not None:
+        recorded = meta.get("tokenizer_hash")
+        if not recorded:
+            raise InputError("no tokenizer_hash in the file metadata; re-run `medunlearn hierarchy masks`", path=path)
+        if recorded != expected_tokenizer_hash:
+            raise InputError(
+                f"masks were tokenized with tokenizer {meta.get('tokenizer_name', '?')} (hash {recorded[:12]}…) "
+                f"but the model's tokenizer has hash {expected_tokenizer_hash[:12]}…; "
+                "re-run `medunlearn hierarchy masks` with this model's tokenizer",
+                path=path,
+            )
+    cols = table.select(["doc_id", "input_ids", "role", "level", "weight"]).to_pydict()
+    records = []
+    for i, doc_id in enumerate(cols["doc_id"]):
+        ids, role, level, weight = (cols[c][i] for c in ("input_ids", "role", "level", "weight"))
+        if not (len(ids) == len(role) == len(level) == len(weight)):
+            raise InputError(
+                f"row {i} (doc_id {doc_id}): input_ids/role/level/weight lengths differ "
+                f"({len(ids)}/{len(role)}/{len(level)}/{len(weight)})",
+                path=path,
+            )
+        records.append(Record(str(doc_id), list(ids), list(role), list(level), [float(w) for w in weight]))
+    return records
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON ({exc.msg})", path=path, line=lineno) from None
+            if not isinstance(row, dict):
+                raise InputError("each line must be a JSON object", path=path, line=lineno)
+            row["_line"] = lineno
+            rows.append(row)
+    return rows
+
+
+def mcq_options(row: dict[str, Any]) -> tuple[list[str], int]:
+    """Options and the 0-based answer index of an MCQ row (MedMCQA ``opa..opd, cop`` or ``options, answer``).
+
+    Examples
+    --------
+    >>> mcq_options({"question": "q", "opa": "x", "opb": "y", "opc": "z", "opd": "w", "cop": 2})
+    (['x', 'y', 'z', 'w'], 2)
+    >>> mcq_options({"question": "q", "options": ["a", "b"], "answer": "B"})
+    (['a', 'b'], 1)
+    """
+    if "opa" in row:
+        options = [str(row.get(k) or "") for k in ("opa", "opb", "opc", "opd")]
+        answer = row.get("cop")
+    else:
+        options = [str(o) for o in row.get("options") or []]
+        answer = row.get("answer")
+    if isinstance(answer, str) and len(answer) == 1 and answer.upper() in LETTERS:
+        answer = LETTERS.index(answer.upper())
+    if not options or not isinstance(answer, int) or not 0 <= answer < len(options):
+        raise ValueError("needs options (opa..opd or options) and a valid answer index (cop or answer)")
+    return options, answer
+
+
+def render_mcq(row: dict[str, Any], tokenizer: Any) -> str:
+    """Render an MCQ item with the chat template: question + lettered options, answer ``"Answer: X. text"``."""
+    from unlearn.models import chat_prompt
+
+    options, answer = mcq_options(row)
+    user = str(row["question"]).strip() + "\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
+    return chat_prompt(tokenizer, user, f"Answer: {LETTERS[answer]}. {options[answer]}")
+
+
+def _sniff(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return "masks"
+    if suffix == ".txt":
+        return "text"
+    if suffix in (".jsonl", ".json"):
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        first = json.loads(line)
+                    except json.JSONDecodeError:
+                        return "text"
+                    return "mcq" if isinstance(first, dict) and "question" in first else "text"
+        return "text"
+    raise InputError("unknown data format (use .parquet masks, .jsonl or .txt, or set the format)", path=path)
+
+
+def load_records(
+    path: str | Path,
+    tokenizer: Any,
+    *,
+    fmt: str = "auto",
+    max_length: int = 128,
+    text_field: str = "text",
+    expected_tokenizer_hash: str | None = None,
+) -> list[Record]:
+    """Read one data file as records truncated to ``max_length`` tokens.
+
+    Raises
+    ------
+    InputError
+        Missing file, unknown format, bad row (named by line), tokenizer mismatch.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such data file", path=path)
+    fmt = _sniff(path) if fmt == "auto" else fmt
+    if fmt == "masks":
+        records = read_masks(path, expected_tokenizer_hash)
+    elif fmt == "text" and path.suffix.lower() == ".txt":
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+        records = [
+            _plain(f"{path.stem}:{i}", tokenizer(t, add_special_tokens=False)["input_ids"])
+            for i, t in enumerate(lines, 1)
+            if t
+        ]
+    else:
+        records = []
+        for row in _jsonl(path):
+            line = row.pop("_line")
+            doc_id = str(row.get("doc_id", row.get("id", f"{path.stem}:{line}")))
+            if fmt == "mcq":
+                try:
+                    text = render_mcq(row, tokenizer)
+                except (ValueError, KeyError) as exc:
+                    raise InputError(f"bad MCQ item: {exc}", path=path, line=line) from None
+            else:
+                if not isinstance(row.get(text_field), str):
+                    raise InputError(f"no string field {text_field!r}", path=path, line=line)
+                text = row[text_field]
+            records.append(_plain(doc_id, tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return [r.truncated(max_length) for r in records if r.input_ids]
+
+
+# ----------------------------------------------------------------------------------------------- batching
+class TokenDataset(torch.utils.data.Dataset):
+    """Records as a map-style dataset; each item also carries its index (to look up cached references)."""
+
+    def __init__(self, records: Sequence[Record]) -> None:
+        self.records = list(records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        r = self.records[i]
+        return {"index": i, "input_ids": r.input_ids, "role": r.role, "level": r.level, "weight": r.weight}
+
+    def target_token_count(self) -> int:
+        """Tokens with role target and positive weight, over all records."""
+        return sum(sum(1 for ro, w in zip(r.role, r.weight) if ro == 2 and w > 0) for r in self.records)
+
+
+def collate(items: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch: ``input_ids, attention_mask, labels`` (-100 on padding), ``role, level, weight, index``.
+
+    Examples
+    --------
+    >>> b = collate([{"index": 0, "input_ids": [5, 6], "role": [0, 2], "level": [0, 4], "weight": [1.0, 1.0]},
+    ...              {"index": 1, "input_ids": [7], "role": [1], "level": [1], "weight": [0.5]}], pad_id=0)
+    >>> b["input_ids"].tolist(), b["labels"].tolist(), b["attention_mask"].tolist()
+    ([[5, 6], [7, 0]], [[5, 6], [7, -100]], [[1, 1], [1, 0]])
+    """
+    width = max(len(it["input_ids"]) for it in items)
+    n = len(items)
+    out = {
+        "input_ids": torch.full((n, width), pad_id, dtype=torch.long),
+        "attention_mask": torch.zeros((n, width), dtype=torch.long),
+        "labels": torch.full((n, width), -100, dtype=torch.long),
+        "role": torch.zeros((n, width), dtype=torch.int8),
+        "level": torch.zeros((n, width), dtype=torch.int8),
+        "weight": torch.zeros((n, width), dtype=torch.float32),
+        "index": torch.tensor([it["index"] for it in items], dtype=torch.long),
+    }
+    for i, it in enumerate(items):
+        k = len(it["input_ids"])
+        ids = torch.tensor(it["input_ids"], dtype=torch.long)
+        out["input_ids"][i, :k] = ids
+        out["labels"][i, :k] = ids
+        out["attention_mask"][i, :k] = 1
+        out["role"][i, :k] = torch.tensor(it["role"], dtype=torch.int8)
+        out["level"][i, :k] = torch.tensor(it["level"], dtype=torch.int8)
+        out["weight"][i, :k] = torch.tensor(it["weight"], dtype=torch.float32)
+    return out
+
+
+@dataclass
+class BatchStream:
+    """An endless stream of shuffled batches from one dataset, driven by its own seeded generator.
+
+    Each epoch is a fresh permutation; a batch that crosses an epoch boundary continues into the next
+    permutation. :meth:`state_dict` / :meth:`load_state_dict` make the stream resumable exactly.
+    """
+
+    dataset: TokenDataset
+    batch_size: int
+    seed: int
+    pad_id: int = 0
+    _gen: torch.Generator = field(init=False, repr=False)
+    _perm: list[int] = field(init=False, repr=False, default_factory=list)
+    _pos: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if len(self.dataset) == 0:
+            raise ValueError("cannot sample from an empty dataset")
+        self._gen = torch.Generator().manual_seed(self.seed)
+
+    def next_indices(self) -> list[int]:
+        """The dataset indices of the next batch."""
+        out: list[int] = []
+        while len(out) < self.batch_size:
+            if self._pos >= len(self._perm):
+                self._perm = torch.randperm(len(self.dataset), generator=self._gen).tolist()
+                self._pos = 0
+            take = min(self.batch_size - len(out), len(self._perm) - self._pos)
+            out.extend(self._perm[self._pos : self._pos + take])
+            self._pos += take
+        return out
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        """The next collated batch."""
+        return collate([self.dataset[i] for i in self.next_indices()], self.pad_id)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the stream exactly."""
+        return {"gen": self._gen.get_state(), "perm": list(self._perm), "pos": self._pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict`."""
+        self._gen.set_state(state["gen"])
+        self._perm = list(state["perm"])
+        self._pos = int(state["pos"])

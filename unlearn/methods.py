@@ -1,0 +1,134 @@
+"""Methods registry: every unlearning method is a configuration of the one training loop.
+
+A method says which loss acts on forget sequences and on which of their tokens, whether a keep
+term guards the preservation-critical tokens of the same sequence, whether a retain term acts on
+retain sequences, which coordinates may move (all trainable ones, or a Fisher-saliency top-ρ mask),
+how the forget gradient is constrained (none, a retain-gradient basis, a one-vector GRU/PCGrad
+projection) and the trust region. ``dual`` is ours; the others are the usual baselines.
+
+Examples
+--------
+>>> m = method_config("npo", beta=0.2)
+>>> (m.forget_loss, m.beta, m.retain_loss)
+('npo', 0.2, 'none')
+>>> method_config("dual").selection
+'fisher'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from ontology.common.config import StrictModel
+from ontology.common.errors import ConfigError
+
+
+class MethodConfig(StrictModel):
+    """One unlearning method; the registry fills in the defaults of ``name``, explicit keys override them."""
+
+    name: str = Field("dual", description="registry name; sets the defaults of every other key")
+    forget_loss: Literal["ga", "npo", "simnpo", "token_npo", "rmu"] = "token_npo"
+    forget_tokens: Literal["all", "target"] = Field(
+        "target", description="'target': per-token weights of target tokens from the masks; 'all': every token"
+    )
+    keep_loss: Literal["none", "nll"] = Field("nll", description="term on preserve tokens of forget sequences")
+    retain_loss: Literal["none", "nll"] = "nll"
+    forget_weight: float = Field(1.0, ge=0)
+    keep_weight: float = Field(1.0, ge=0)
+    retain_weight: float = Field(1.0, ge=0)
+    beta: float = Field(0.1, gt=0, description="NPO / SimNPO / token-NPO temperature")
+    gamma: float = Field(0.0, description="SimNPO margin")
+    selection: Literal["none", "fisher"] = "fisher"
+    rho: float = Field(0.001, description="fraction of all parameters selected by the saliency mask, in (0, 1]")
+    fisher_batches: int = Field(4, ge=1, description="batches of each stream for the diagonal Fisher")
+    projection: Literal["none", "basis", "gru", "pcgrad"] = "basis"
+    basis_k: int = Field(8, ge=1, description="retain gradients kept in the projection basis")
+    refresh_every: int = Field(1, ge=1, description="add the current retain gradient to the basis every K steps")
+    max_step_norm: float | None = Field(None, gt=0, description="trust region: L2 bound of one update")
+    max_drift: float | None = Field(None, gt=0, description="trust region: L2 bound of the total drift")
+    rmu_layer: int = Field(-1, description="decoder layer whose output RMU steers (negative counts from the end)")
+    rmu_coeff: float = Field(6.5, gt=0, description="RMU steering norm c")
+    rmu_alpha: float = Field(100.0, ge=0, description="RMU retain-activation weight α")
+    rmu_update_layers: int = Field(3, ge=1, description="RMU updates the MLPs of this many layers up to rmu_layer")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        name = data.get("name", "dual")
+        if name not in METHODS:
+            raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+        return {**METHODS[name], **data, "name": name}
+
+    @model_validator(mode="after")
+    def _check(self) -> MethodConfig:
+        if not 0.0 < self.rho <= 1.0:
+            raise ValueError(f"rho must lie in (0, 1], got {self.rho}")
+        return self
+
+    @property
+    def needs_targets(self) -> bool:
+        """True when the forget loss acts only on target tokens (so masks must mark some)."""
+        return self.forget_tokens == "target"
+
+    @property
+    def needs_reference(self) -> bool:
+        """True when the forget loss compares with the starting model's log-probabilities."""
+        return self.forget_loss in ("npo", "token_npo")
+
+    @property
+    def separate_gradients(self) -> bool:
+        """True when forget and retain gradients must be kept apart (projection between them)."""
+        return self.projection != "none"
+
+
+_BASE = {"selection": "none", "projection": "none", "keep_loss": "none", "forget_tokens": "all"}
+
+#: name -> defaults (a description under "doc"); a method is data, not code.
+METHODS: dict[str, dict[str, Any]] = {
+    "dual": {
+        "forget_loss": "token_npo",
+        "forget_tokens": "target",
+        "keep_loss": "nll",
+        "retain_loss": "nll",
+        "selection": "fisher",
+        "projection": "basis",
+    },
+    "ga": {**_BASE, "forget_loss": "ga", "retain_loss": "none"},
+    "graddiff": {**_BASE, "forget_loss": "ga", "retain_loss": "nll"},
+    "npo": {**_BASE, "forget_loss": "npo", "retain_loss": "none"},
+    "simnpo": {**_BASE, "forget_loss": "simnpo", "retain_loss": "nll", "beta": 2.5},
+    "rmu": {**_BASE, "forget_loss": "rmu", "retain_loss": "none"},
+    "salun": {**_BASE, "forget_loss": "ga", "retain_loss": "nll", "selection": "fisher"},
+    "gru": {**_BASE, "forget_loss": "ga", "retain_loss": "nll", "projection": "gru"},
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "dual": "ours: Fisher-saliency top-rho coordinates, token-level NPO on target tokens, keep loss on preserve "
+    "tokens, retain NLL, forget gradient projected off a basis of recent retain gradients, trust region",
+    "ga": "gradient ascent on every forget token",
+    "graddiff": "gradient ascent on forget + NLL on retain",
+    "npo": "negative preference optimisation (sequence log-probability ratios to the starting model)",
+    "simnpo": "SimNPO: length-normalised, reference-free NPO + retain NLL",
+    "rmu": "representation misdirection: steer a layer's forget activations to a random direction, keep retain ones",
+    "salun": "SalUn-style: saliency mask (top-rho Fisher ratio) + graddiff",
+    "gru": "GRU-style: graddiff with the forget gradient projected off the retain gradient when they conflict",
+}
+
+
+def method_config(name: str, **overrides: Any) -> MethodConfig:
+    """The configuration of a registered method, with ``overrides`` applied.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown method or an invalid override.
+    """
+    from ontology.common.config import validate_config
+
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+    return validate_config({"name": name, **overrides}, MethodConfig, source=f"method {name}")
