@@ -1,0 +1,148 @@
+"""Plain supervised fine-tuning: the *memorize* and *oracle* stages of the benchmark and the demo.
+
+Only the top ``train_layers`` decoder layers (and the final norm) are trained — the calibration in
+``docs/method-choices.md``: SmolLM2's top 8 of 30 layers at lr 3e-4 memorise ~100 short items in 8 epochs.
+Checkpoints are written atomically every ``checkpoint_every`` steps; a run started again in the same
+directory resumes from the last one and ends with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import Field
+from safetensors.torch import load_file, save_file
+
+from ontology.common.atomic import atomic_path
+from ontology.common.config import StrictModel
+from ontology.common.errors import MedunlearnError
+from ontology.common.progress import bar
+from unlearn.data import BatchStream, Record, TokenDataset
+from unlearn.losses import nll_loss, token_logprobs
+
+
+class FinetuneConfig(StrictModel):
+    """How a model is taught (memorize) or retrained without the forget data (oracle)."""
+
+    epochs: float = Field(8.0, gt=0)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    train_layers: int | None = Field(
+        8, ge=1, description="top decoder layers trained; None trains every parameter"
+    )
+    seed: int = 0
+    checkpoint_every: int = Field(10, ge=1)
+
+
+def trainable_names(model: torch.nn.Module, train_layers: int | None) -> list[str]:
+    """Names of the parameters fine-tuning updates: the top ``train_layers`` decoder layers and the final norm."""
+    names = [n for n, _ in model.named_parameters()]
+    if train_layers is None:
+        return names
+    n_layers = int(model.config.num_hidden_layers)
+    first = max(0, n_layers - train_layers)
+    keep = []
+    for name in names:
+        m = re.search(r"\.layers\.(\d+)\.", name)
+        if (m and int(m.group(1)) >= first) or name.endswith("model.norm.weight"):
+            keep.append(name)
+    return keep
+
+
+def _save_checkpoint(
+    directory: Path, model: torch.nn.Module, names: list[str], state: dict[str, Any]
+) -> None:
+    params = dict(model.named_parameters())
+    with atomic_path(directory, is_dir=True) as tmp:
+        save_file({n: params[n].detach().contiguous() for n in names}, str(tmp / "trainable.safetensors"))
+        torch.save(state, tmp / "state.pt")
+
+
+def _load_checkpoint(directory: Path, model: torch.nn.Module) -> dict[str, Any]:
+    tensors = load_file(str(directory / "trainable.safetensors"))
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in tensors.items():
+            params[name].copy_(value)
+    return torch.load(directory / "state.pt", weights_only=True)
+
+
+def finetune(
+    model: torch.nn.Module,
+    records: list[Record],
+    cfg: FinetuneConfig,
+    workdir: Path,
+    *,
+    pad_id: int,
+    desc: str = "fine-tune",
+) -> dict[str, Any]:
+    """Fine-tune ``model`` in place on ``records`` (token-weighted NLL); return a summary.
+
+    Raises
+    ------
+    MedunlearnError
+        On an empty training set or a NaN/inf loss (the last good checkpoint is kept).
+    """
+    if not records:
+        raise MedunlearnError(f"{desc}: no training records")
+    torch.manual_seed(cfg.seed)
+    names = trainable_names(model, cfg.train_layers)
+    wanted = set(names)
+    for name, param in model.named_parameters():
+        param.requires_grad_(name in wanted)
+    params = [p for n, p in model.named_parameters() if n in wanted]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    stream = BatchStream(TokenDataset(records), cfg.batch_size, seed=cfg.seed, pad_id=pad_id)
+    total = max(1, math.ceil(cfg.epochs * len(records) / cfg.batch_size))
+    ckpt = workdir / "checkpoint"
+    step, losses = 0, []
+    if (ckpt / "state.pt").is_file():
+        state = _load_checkpoint(ckpt, model)
+        optimizer.load_state_dict(state["optimizer"])
+        stream.load_state_dict(state["stream"])
+        step, losses = int(state["step"]), list(state["losses"])
+    model.train()
+    start = time.perf_counter()
+    progress = bar(desc=desc, total=total, unit="step")
+    progress.update(step)
+    while step < total:
+        batch = stream.next_batch()
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logp = token_logprobs(logits, batch["labels"])
+        weights = batch["weight"][:, 1:] * (batch["labels"][:, 1:] != -100)
+        loss = nll_loss(logp, weights)
+        if not torch.isfinite(loss):
+            raise MedunlearnError(
+                f"{desc}: loss became {loss.item()} at step {step + 1}; last good checkpoint kept in {ckpt}"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        losses.append(float(loss.item()))
+        progress.update(1)
+        progress.set_postfix(loss=f"{losses[-1]:.3f}")
+        if step % cfg.checkpoint_every == 0 or step == total:
+            state = {
+                "optimizer": optimizer.state_dict(),
+                "stream": stream.state_dict(),
+                "step": step,
+                "losses": losses,
+            }
+            _save_checkpoint(ckpt, model, names, state)
+    progress.close()
+    model.eval()
+    for param in model.parameters():
+        param.requires_grad_(True)
+    return {
+        "steps": step,
+        "final_loss": losses[-1] if losses else None,
+        "losses": losses,
+        "trainable_parameters": int(sum(p.numel() for p in params)),
+        "seconds_this_session": time.perf_counter() - start,
+    }

@@ -1,0 +1,104 @@
+"""Cached, resumable pipeline stages keyed by config hash.
+
+A stage named ``memorize`` with config ``c`` lives in ``ROOT/memorize-<hash(c)>/``. While it runs it
+works in ``ROOT/memorize-<hash>.partial/`` (which it may checkpoint into, so an interrupted stage
+resumes); when it finishes, ``stage.json`` is written and the directory is renamed into place. A
+finished stage is never recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ontology.common.atomic import atomic_write_json
+from ontology.common.errors import MedunlearnError
+from ontology.common.hashing import config_hash
+
+STAGE_FILE = "stage.json"
+
+
+@dataclass
+class StageResult:
+    """Where a stage's outputs are, what it returned, and whether it came from the cache."""
+
+    name: str
+    path: Path
+    info: dict[str, Any]
+    cached: bool
+    seconds: float
+
+
+@dataclass
+class StageRunner:
+    """Runs named stages under ``root``, printing one line per stage.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> r = StageRunner(Path(tempfile.mkdtemp()), echo=False)
+    >>> first = r.run("square", {"x": 3}, lambda out: {"y": 9})
+    >>> again = r.run("square", {"x": 3}, lambda out: {"y": -1})
+    >>> (first.info["y"], again.info["y"], again.cached)
+    (9, 9, True)
+    """
+
+    root: Path
+    echo: bool = True
+    results: list[StageResult] = field(default_factory=list)
+
+    def stage_dir(self, name: str, config: dict[str, Any]) -> Path:
+        """The directory of a stage with this config (whether or not it has run)."""
+        return self.root / f"{name}-{config_hash(config)}"
+
+    def run(
+        self,
+        name: str,
+        config: dict[str, Any],
+        fn: Callable[[Path], dict[str, Any]],
+        *,
+        label: str | None = None,
+    ) -> StageResult:
+        """Return the cached result of ``name`` with ``config``, or run ``fn(workdir)`` and cache it."""
+        final = self.stage_dir(name, config)
+        shown = label or name
+        if (final / STAGE_FILE).is_file():
+            record = json.loads((final / STAGE_FILE).read_text())
+            result = StageResult(name, final, record["info"], True, float(record["seconds"]))
+            self._say(f"{shown:<22} cached   ({result.seconds:7.1f} s when it ran)  {final}")
+            self.results.append(result)
+            return result
+        partial = final.with_name(final.name + ".partial")
+        try:
+            partial.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MedunlearnError(f"{partial}: cannot create the stage directory ({exc.strerror})") from exc
+        resumed = any(partial.iterdir())
+        self._say(f"{shown:<22} running{' (resuming)' if resumed else ''} …")
+        start = time.perf_counter()
+        info = fn(partial)
+        seconds = time.perf_counter() - start
+        atomic_write_json(
+            partial / STAGE_FILE, {"name": name, "config": config, "info": info, "seconds": seconds}
+        )
+        if final.exists():
+            shutil.rmtree(final)
+        partial.rename(final)
+        result = StageResult(name, final, info, False, seconds)
+        self._say(f"{shown:<22} done     ({seconds:7.1f} s)  {final}")
+        self.results.append(result)
+        return result
+
+    def timings(self) -> list[dict[str, Any]]:
+        """One row per stage run so far: name, seconds, cached."""
+        return [{"stage": r.name, "seconds": round(r.seconds, 1), "cached": r.cached} for r in self.results]
+
+    def _say(self, line: str) -> None:
+        if self.echo:
+            print(line, file=sys.stderr, flush=True)
