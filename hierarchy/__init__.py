@@ -1,7 +1,4 @@
-"""Four-level concept hierarchy, tagging and token masks.
-
->>> from hierarchy import build_hierarchy, Scope, assign_roles  # doctest: +SKIP
-"""
+"""Four-level concept hierarchy, tagging and token masks."""
 
 from hierarchy.levels import Hierarchy, HierarchyConfig, build_hierarchy
 from hierarchy.roles import NEUTRAL, PRESERVE, TARGET, ConceptRole, RoleWeights, assign_roles

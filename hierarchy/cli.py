@@ -11,15 +11,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from ontology.common.config import load_config, validate_config
-from ontology.common.errors import InputError
+from hierarchy.cli_tagging import register as register_tagging
 from hierarchy.levels import LEVEL_NAMES, Hierarchy, HierarchyConfig, build_hierarchy
 from hierarchy.roles import RoleWeights, assign_roles, role_counts
 from hierarchy.rules import RULES
 from hierarchy.scope import Scope, split_items
 from hierarchy.store import read_hierarchy, write_hierarchy
+from ontology.common.config import load_config, validate_config
+from ontology.common.errors import InputError
 
-app = typer.Typer(help="Fold a concept graph into four levels, tag text, and emit token masks.", no_args_is_help=True)
+app = typer.Typer(
+    help="Fold a concept graph into four levels, tag text, and emit token masks.", no_args_is_help=True
+)
 
 LEVEL_STYLE = {0: "dim", 1: "bold magenta", 2: "bold blue", 3: "green", 4: "yellow"}
 
@@ -52,13 +55,21 @@ def build_cmd(
     graph: Path = typer.Argument(..., help="Graph directory or ontology file."),
     out: Path = typer.Option(..., "-o", "--out", help="Hierarchy directory to write (HIER)."),
     rule: str | None = typer.Option(None, help=f"Level rule: {'|'.join(RULES)} (default auto)."),
-    mapping: Path | None = typer.Option(None, help="CSV/TSV table id,level overriding (or, with --rule mapping, giving) levels."),
+    mapping: Path | None = typer.Option(
+        None, help="CSV/TSV table id,level overriding (or, with --rule mapping, giving) levels."
+    ),
     multi_parent: str | None = typer.Option(
         None, help="Position of a multi-parent concept: shallowest (default) or deepest."
     ),
-    depth_starts: str | None = typer.Option(None, help="Depths where L1,L2,L3,L4 start for the depth rule, e.g. 1,2,3,4."),
-    root: list[str] | None = typer.Option(None, help="Only concepts below this root get a level (repeatable)."),
-    config: Path | None = typer.Option(None, help="YAML with the HierarchyConfig keys; options given here win."),
+    depth_starts: str | None = typer.Option(
+        None, help="Depths where L1,L2,L3,L4 start for the depth rule, e.g. 1,2,3,4."
+    ),
+    root: list[str] | None = typer.Option(
+        None, help="Only concepts below this root get a level (repeatable)."
+    ),
+    config: Path | None = typer.Option(
+        None, help="YAML with the HierarchyConfig keys; options given here win."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the level counts as JSON."),
 ) -> None:
     """Give every concept of GRAPH a level L1–L4 (or none, with the reason) and write HIER."""
@@ -155,7 +166,9 @@ def render_tree(hier: Hierarchy, roots: list[str], depth: int, max_children: int
 @app.command("show")
 def show_cmd(
     hier: Path = typer.Argument(..., help="Hierarchy directory."),
-    root: str | None = typer.Option(None, help="Start here: concept id, tree number or label (default: graph roots)."),
+    root: str | None = typer.Option(
+        None, help="Start here: concept id, tree number or label (default: graph roots)."
+    ),
     depth: int = typer.Option(2, min=0, help="How many levels below the root to show."),
     max_children: int = typer.Option(25, min=1, help="Children shown per node."),
 ) -> None:
@@ -168,7 +181,9 @@ def show_cmd(
 @app.command("roles")
 def roles_cmd(
     hier: Path = typer.Argument(..., help="Hierarchy directory."),
-    scope: list[str] = typer.Option(..., help="Forget scope: ids, tree numbers or labels, comma-separated (repeatable)."),
+    scope: list[str] = typer.Option(
+        ..., help="Forget scope: ids, tree numbers or labels, comma-separated (repeatable)."
+    ),
     keep: list[str] | None = typer.Option(None, help="Subtrees carved out of the scope (repeatable)."),
     weights: Path | None = typer.Option(None, help="YAML with RoleWeights (target/preserve per level)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
@@ -189,3 +204,6 @@ def roles_cmd(
     for name, row in counts.items():
         table.add_row(name, *(str(row[k]) for k in ("total", "L1", "L2", "L3", "L4", "L0")))
     Console().print(table)
+
+
+register_tagging(app)  # `hierarchy tag` and `hierarchy masks …` live in hierarchy/cli_tagging.py

@@ -16,9 +16,6 @@ from typing import Any, Literal
 
 from pydantic import field_validator
 
-from ontology.common.config import StrictModel
-from ontology.common.errors import InputError
-from ontology.graph import ConceptGraph
 from hierarchy.rules import (
     cycle_nodes,
     depth_level,
@@ -32,6 +29,10 @@ from hierarchy.rules import (
     tree_index,
     tree_numbers_of,
 )
+from ontology.common.config import StrictModel
+from ontology.common.errors import InputError
+from ontology.common.hashing import config_hash
+from ontology.graph import ConceptGraph
 
 LEVEL_NAMES = {1: "domain", 2: "category", 3: "concept", 4: "specific"}
 
@@ -257,4 +258,7 @@ def build_hierarchy(
         used[node] = chosen
         if not level:
             reasons[node] = why
-    return Hierarchy(cg, levels, paths, reasons, used, cfg.model_dump(mode="json"))
+    options = cfg.model_dump(mode="json")
+    if table:
+        options["mapping_hash"] = config_hash(table)  # a dict mapping has no file name to record
+    return Hierarchy(cg, levels, paths, reasons, used, options)

@@ -31,9 +31,9 @@ from typing import Any, NamedTuple
 
 from pydantic import field_validator
 
-from ontology.common.config import StrictModel
 from hierarchy.levels import Hierarchy
 from hierarchy.scope import Scope
+from ontology.common.config import StrictModel
 
 NEUTRAL, PRESERVE, TARGET = 0, 1, 2
 ROLE_NAMES = {NEUTRAL: "neutral", PRESERVE: "preserve", TARGET: "target"}

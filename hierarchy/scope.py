@@ -14,10 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ontology.common.errors import InputError
-from ontology.normalize import normalize
 from hierarchy.levels import Hierarchy
 from hierarchy.rules import is_tree_number, tree_index
+from ontology.common.errors import InputError
+from ontology.normalize import normalize
 
 
 class _Resolver:

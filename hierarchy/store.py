@@ -14,11 +14,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hierarchy.levels import Hierarchy
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash
 from ontology.store import read_graph, write_graph
-from hierarchy.levels import Hierarchy
 
 FORMAT = "medunlearn-hierarchy/1"
 SCHEMA = pa.schema(
@@ -92,11 +92,15 @@ def read_hierarchy(hierdir: str | Path) -> Hierarchy:
     table = pq.read_table(hierdir / "levels.parquet").to_pydict()
     missing = [c for c in SCHEMA.names if c not in table]
     if missing:
-        raise InputError(f"levels.parquet lacks column(s) {', '.join(missing)}", path=hierdir / "levels.parquet")
+        raise InputError(
+            f"levels.parquet lacks column(s) {', '.join(missing)}", path=hierdir / "levels.parquet"
+        )
     levels = dict(zip(table["id"], (int(v) for v in table["level"]), strict=True))
     stray = next((c for c in levels if c not in graph), None)
     if stray is not None or len(levels) != len(graph):
-        what = f"{stray!r} is not in graph/" if stray else f"{len(levels)} levels for {len(graph)} graph nodes"
+        what = (
+            f"{stray!r} is not in graph/" if stray else f"{len(levels)} levels for {len(graph)} graph nodes"
+        )
         raise InputError(f"levels.parquet and graph/ disagree: {what}", path=hierdir)
     paths = dict(zip(table["id"], (list(p or []) for p in table["path"]), strict=True))
     reasons = {c: r for c, r in zip(table["id"], table["reason"], strict=True) if r}
