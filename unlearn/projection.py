@@ -18,7 +18,6 @@ from torch import Tensor
 
 AllReduce = Callable[[Tensor], Tensor]
 DEFAULT_BASIS_SIZE = 8
-DEFAULT_REFRESH_EVERY = 10
 _DEPENDENT_TOL = 1e-6
 
 
@@ -203,7 +202,9 @@ def clip_step(delta: Tensor, max_norm: float, all_reduce: AllReduce | None = Non
     return delta * (max_norm / norm).to(delta.dtype)
 
 
-def clip_drift(current: Tensor, initial: Tensor, max_norm: float, all_reduce: AllReduce | None = None) -> Tensor:
+def clip_drift(
+    current: Tensor, initial: Tensor, max_norm: float, all_reduce: AllReduce | None = None
+) -> Tensor:
     """Trust region on the total drift: ``θ₀ + clip_step(θ - θ₀, r)``.
 
     Examples

@@ -14,7 +14,6 @@ each step (exact for any optimizer, including weight decay and stale moments).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -111,7 +110,8 @@ def fisher_diagonal(
             loss.backward()
             for name, p in params.items():
                 if p.grad is not None:
-                    fisher[name].add_(p.grad.float().pow(2))
+                    g = p.grad.float()
+                    fisher[name].addcmul_(g, g)
                     p.grad = None
             n += 1
     finally:
@@ -126,7 +126,9 @@ def fisher_diagonal(
     return fisher
 
 
-def saliency(f_forget: Mapping[str, Tensor], f_retain: Mapping[str, Tensor], eps: float = 1e-8) -> dict[str, Tensor]:
+def saliency(
+    f_forget: Mapping[str, Tensor], f_retain: Mapping[str, Tensor], eps: float = 1e-8
+) -> dict[str, Tensor]:
     """Saliency ratio ``s_i = F_forget,i / (F_retain,i + ε)`` per tensor.
 
     Examples
@@ -135,7 +137,9 @@ def saliency(f_forget: Mapping[str, Tensor], f_retain: Mapping[str, Tensor], eps
     tensor([1., 0.])
     """
     if set(f_forget) != set(f_retain):
-        raise SelectionError(f"forget and retain Fisher cover different tensors: {sorted(set(f_forget) ^ set(f_retain))[:3]}")
+        raise SelectionError(
+            f"forget and retain Fisher cover different tensors: {sorted(set(f_forget) ^ set(f_retain))[:3]}"
+        )
     return {name: f_forget[name] / (f_retain[name] + eps) for name in f_forget}
 
 
@@ -161,8 +165,8 @@ def _threshold_kthvalue(scores: Mapping[str, Tensor], k: int) -> Tensor:
     return best.min()
 
 
-def _in_range(s: Tensor, lo: float, hi: float, hi_inclusive: bool) -> Tensor:
-    v = s.detach().reshape(-1).double()
+def _in_range(s: Tensor, lo: float, hi: float, hi_inclusive: bool, dtype: torch.dtype) -> Tensor:
+    v = s.detach().reshape(-1).to(dtype)
     keep = (v >= lo) & ((v <= hi) if hi_inclusive else (v < hi))
     return v[keep]
 
@@ -170,22 +174,25 @@ def _in_range(s: Tensor, lo: float, hi: float, hi_inclusive: bool) -> Tensor:
 def _threshold_histogram(scores: Mapping[str, Tensor], k: int) -> Tensor:
     """The k-th largest score from refined histograms (memory ``O(bins)`` besides one tensor at a time).
 
-    Each round splits ``[lo, hi]`` into equal bins, counts the scores per bin tensor by tensor and keeps
-    the bin holding the k-th largest score; once that bin holds few scores they are gathered and ranked.
+    Each round splits ``[lo, hi]`` into equal bins, counts the scores per bin tensor by tensor (on the
+    tensor's device; only the counts travel) and keeps the bin holding the k-th largest score; once that
+    bin holds few scores they are gathered and ranked. Scores are compared in float32 (float64 if any
+    tensor is float64), so bin edges are representable scores.
     """
-    lo = min(float(s.min()) for s in scores.values())
-    hi = max(float(s.max()) for s in scores.values())
+    dtype = torch.float64 if any(s.dtype == torch.float64 for s in scores.values()) else torch.float32
+    lo = min(float(s.min().to(dtype)) for s in scores.values())
+    hi = max(float(s.max().to(dtype)) for s in scores.values())
     hi_inclusive = True
     above = 0  # scores above the current range
     for _ in range(_HIST_ROUNDS):
         if lo == hi:
-            return torch.tensor(lo, dtype=torch.float64)
-        edges = torch.linspace(lo, hi, _HIST_BINS + 1, dtype=torch.float64)
+            return torch.tensor(lo, dtype=dtype)
+        edges = torch.linspace(lo, hi, _HIST_BINS + 1, dtype=torch.float64).to(dtype)
         counts = torch.zeros(_HIST_BINS, dtype=torch.int64)
         for s in scores.values():
-            vals = _in_range(s, lo, hi, hi_inclusive).cpu()
-            idx = (torch.bucketize(vals, edges, right=True) - 1).clamp_(0, _HIST_BINS - 1)
-            counts += torch.bincount(idx, minlength=_HIST_BINS)
+            vals = _in_range(s, lo, hi, hi_inclusive, dtype)
+            idx = (torch.bucketize(vals, edges.to(vals.device), right=True) - 1).clamp_(0, _HIST_BINS - 1)
+            counts += torch.bincount(idx, minlength=_HIST_BINS).cpu()
         from_top = above + counts.flip(0).cumsum(0)  # from_top[j]: scores in the top j+1 bins or above
         j = int(torch.searchsorted(from_top, torch.tensor([k]))[0])
         b = _HIST_BINS - 1 - j
@@ -196,12 +203,14 @@ def _threshold_histogram(scores: Mapping[str, Tensor], k: int) -> Tensor:
         if int(counts[b]) <= _EXACT_LIMIT:
             break
     if lo == hi:
-        return torch.tensor(lo, dtype=torch.float64)
-    vals = torch.cat([_in_range(s, lo, hi, hi_inclusive).cpu() for s in scores.values()])
+        return torch.tensor(lo, dtype=dtype)
+    vals = torch.cat([_in_range(s, lo, hi, hi_inclusive, dtype).cpu() for s in scores.values()])
     return torch.topk(vals, k - above).values.min()
 
 
-def top_fraction_mask(scores: Mapping[str, Tensor], rho: float = DEFAULT_RHO, method: str = "kthvalue") -> dict[str, Tensor]:
+def top_fraction_mask(
+    scores: Mapping[str, Tensor], rho: float = DEFAULT_RHO, method: str = "kthvalue"
+) -> dict[str, Tensor]:
     """Boolean masks selecting the top ``ρ`` of all coordinates of ``scores``, without a global sort.
 
     Exactly ``k = max(1, round(ρ·N))`` coordinates are selected (``N`` the total count): every score
@@ -263,13 +272,17 @@ def mask_gradients(params: Mapping[str, nn.Parameter], mask: Mapping[str, Tensor
 
 
 @torch.no_grad()
-def enforce_mask(params: Mapping[str, nn.Parameter], mask: Mapping[str, Tensor], initial: Mapping[str, Tensor]) -> None:
+def enforce_mask(
+    params: Mapping[str, nn.Parameter], mask: Mapping[str, Tensor], initial: Mapping[str, Tensor]
+) -> None:
     """Reset every unselected coordinate to its value in ``initial``, in place (bit-exact)."""
     for name, p in params.items():
         p.copy_(torch.where(mask[name], p, initial[name].to(p.device, p.dtype)))
 
 
-def save_mask(mask: Mapping[str, Tensor], path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
+def save_mask(
+    mask: Mapping[str, Tensor], path: str | Path, metadata: Mapping[str, str] | None = None
+) -> Path:
     """Write boolean masks to a safetensors file, atomically; ``metadata`` goes in its header."""
     tensors = {name: m.detach().to("cpu", torch.bool).contiguous() for name, m in mask.items()}
     meta = {"selected": str(mask_size(tensors)), "total": str(sum(m.numel() for m in tensors.values()))}
@@ -292,9 +305,3 @@ def load_mask(path: str | Path) -> dict[str, Tensor]:
         if t.dtype != torch.bool:
             raise InputError(f"tensor {name} has dtype {t.dtype}, expected bool", path=path)
     return tensors
-
-
-def selected_fraction(mask: Mapping[str, Tensor], total: int | None = None) -> float:
-    """Selected coordinates over ``total`` (default: the coordinates the mask covers)."""
-    n = total if total is not None else sum(m.numel() for m in mask.values())
-    return mask_size(mask) / n if n else math.nan
