@@ -196,7 +196,8 @@ def iter_documents(
 ) -> Iterator[Document]:
     """Documents of a corpus: the ``text_fields`` joined by a blank line, with their offsets.
 
-    Empty documents are skipped and listed in ``report.skipped`` as ``file:line: reason``.
+    Empty documents are skipped and listed in ``report.skipped`` as ``file:line: reason``. A repeated
+    id gets a suffix (``123#2`` for its second occurrence), so that every document has its own id.
 
     Raises
     ------
@@ -207,6 +208,7 @@ def iter_documents(
     if not text_fields:
         raise InputError("give at least one --text-field")
     seen_fields: set[str] = set()
+    id_counts: dict[str, int] = {}
     for n, rec in iter_records(path):
         where = f"{path}:{n}"
         missing = [f for f in text_fields if f not in rec]
@@ -230,6 +232,9 @@ def iter_documents(
         if id_field and rec.get(id_field) in (None, ""):
             raise InputError(f"id field {id_field!r} is missing or empty", path=path, line=n)
         doc_id = str(rec[key]) if key else str(n)
+        id_counts[doc_id] = id_counts.get(doc_id, 0) + 1
+        if id_counts[doc_id] > 1:
+            doc_id = f"{doc_id}#{id_counts[doc_id]}"
         if not parts:
             if report is not None:
                 report.skipped.append(f"{where}: empty document {doc_id!r} (fields {', '.join(text_fields)})")
@@ -342,7 +347,7 @@ def tag_corpus(
     Returns
     -------
     dict
-        ``documents``, ``resumed``, ``spans``, ``tokens_approx``, ``skipped`` (reasons), ``output``.
+        ``documents``, ``resumed``, ``spans``, ``skipped`` (reasons), ``output``.
     """
     out = Path(out)
     fmt = fmt or ("parquet" if out.suffix == ".parquet" else "jsonl")
@@ -360,12 +365,8 @@ def tag_corpus(
     report = ReadReport()
     docs = (d for d in iter_documents(corpus, text_fields, id_field=id_field, report=report) if d.doc_id not in done)
     n_docs = n_spans = 0
-    seen: set[str] = set(done)
     with open(partial, "a", encoding="utf-8") as fh, bar(desc="tagging", unit="doc") as pbar:
         for doc, spans in tag_documents(nlp, docs, workers=workers):
-            if doc.doc_id in seen:
-                raise InputError(f"duplicate doc_id {doc.doc_id!r}; pass --id-field", path=doc.where)
-            seen.add(doc.doc_id)
             fh.write(json.dumps(_row(doc, spans), ensure_ascii=False, default=str) + "\n")
             n_docs += 1
             n_spans += len(spans)

@@ -69,9 +69,7 @@ class ConceptMatcher:
         words = self._words.get(orth)
         if words is None:
             text = self.vocab.strings[orth]
-            words = term_words(text)
-            if not words and text not in _TRANSPARENT:
-                words = BARRIER
+            words = () if text in _TRANSPARENT else (term_words(text) or BARRIER)
             if len(self._words) > _CACHE_LIMIT:
                 self._words.clear()
             self._words[orth] = words
@@ -185,21 +183,28 @@ def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True) -> Language:
 
 
 def resolve_hierarchy(source: Any) -> Any:
-    """A :class:`hierarchy.levels.Hierarchy` from a Hierarchy, a ConceptGraph, a HIER dir or a GRAPH dir."""
-    from hierarchy import levels as hl
+    """A :class:`hierarchy.levels.Hierarchy` from a Hierarchy, a ConceptGraph, a HIER or GRAPH directory,
+    or an ontology file (levels of a graph come from the automatic rule)."""
+    from hierarchy.levels import Hierarchy, build_hierarchy
 
-    if isinstance(source, hl.Hierarchy):
+    if isinstance(source, Hierarchy):
         return source
     if isinstance(source, ConceptGraph):
-        return hl.build_hierarchy(source)
+        return build_hierarchy(source)
     path = Path(source)
     if (path / "levels.parquet").is_file():
-        return hl.read_hierarchy(path)
-    if (path / "nodes.parquet").is_file():
-        from ontology import read_graph
+        from hierarchy.store import read_hierarchy
 
-        return hl.build_hierarchy(read_graph(path))
-    raise InputError("not a hierarchy directory (levels.parquet) nor a graph directory (nodes.parquet)", path=path)
+        return read_hierarchy(path)
+    if (path / "nodes.parquet").is_file():
+        from ontology.store import read_graph
+
+        return build_hierarchy(read_graph(path))
+    if path.is_file():
+        from ontology.loader import load
+
+        return build_hierarchy(load(path))
+    raise InputError("not a hierarchy directory (levels.parquet), graph directory or ontology file", path=path)
 
 
 def build_nlp(
@@ -310,10 +315,12 @@ def _tag_batch(nlp: Language, texts: list[str], batch_size: int) -> Iterator[lis
     pieces = [(i, off, chunk) for i, text in enumerate(texts) for off, chunk in split_paragraphs(text)]
     spans: list[list[dict[str, Any]]] = [[] for _ in texts]
     abbrevs: list[dict[str, Entry]] = [{} for _ in texts]
-    docs = nlp.pipe((c for _, _, c in pieces), batch_size=batch_size)
-    for (i, off, _), doc in zip(pieces, docs, strict=True):
-        spans[i].extend(doc_spans(doc, off))
-        abbrevs[i].update(doc._.concept_abbreviations or {})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
+        docs = nlp.pipe((c for _, _, c in pieces), batch_size=batch_size)
+        for (i, off, _), doc in zip(pieces, docs, strict=True):
+            spans[i].extend(doc_spans(doc, off))
+            abbrevs[i].update(doc._.concept_abbreviations or {})
     for text, found, known in zip(texts, spans, abbrevs, strict=True):
         if known and len(found) < 10_000:
             _spread_abbreviations(text, found, known)
@@ -321,10 +328,15 @@ def _tag_batch(nlp: Language, texts: list[str], batch_size: int) -> Iterator[lis
 
 
 def _spread_abbreviations(text: str, spans: list[dict[str, Any]], known: dict[str, Entry]) -> None:
-    taken = [(s["start"], s["end"]) for s in spans]
+    """Tag every other occurrence of a defined short form (replacing a span of exactly that text)."""
+    exact = {(s["start"], s["end"]): s for s in spans}
+    taken = list(exact)
     for short, entry in known.items():
         for m in re.finditer(rf"(?<!\w){re.escape(short)}(?!\w)", text):
-            if not any(a < m.end() and m.start() < b for a, b in taken):
+            span = exact.get((m.start(), m.end()))
+            if span is not None:
+                span.update(concept_id=entry.concept_id, level=entry.level)
+            elif not any(a < m.end() and m.start() < b for a, b in taken):
                 taken.append((m.start(), m.end()))
                 spans.append(
                     {"start": m.start(), "end": m.end(), "text": short, "concept_id": entry.concept_id, "level": entry.level}

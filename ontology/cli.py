@@ -2,6 +2,194 @@
 
 from __future__ import annotations
 
+import json
+from enum import Enum
+from pathlib import Path
+
 import typer
 
+from ontology.common.errors import InputError
+
 app = typer.Typer(help="Read medical ontologies (OWL, OBO, MeSH, UMLS, tables) into one concept graph.", no_args_is_help=True)
+
+
+class SourceFormat(str, Enum):
+    auto = "auto"
+    owl = "owl"
+    ttl = "ttl"
+    nt = "nt"
+    jsonld = "jsonld"
+    obo = "obo"
+    mesh_tree = "mesh-tree"
+    mesh_xml = "mesh-xml"
+    mesh_csv = "mesh-csv"
+    umls = "umls"
+    tsv = "tsv"
+    icd10cm = "icd10cm"
+
+
+class ExportFormat(str, Enum):
+    graphml = "graphml"
+    obographs = "obographs"
+    node_link = "node-link"
+
+
+def _echo_json(obj: object) -> None:
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def _load_sources(sources: list[Path], fmt: str, strict: bool):
+    from ontology.loader import load
+    from ontology.merge import merge_graphs
+
+    graphs = [load(p, format=fmt, strict=strict) for p in sources]
+    return graphs[0] if len(graphs) == 1 else merge_graphs(graphs)
+
+
+@app.command()
+def build(
+    sources: list[Path] = typer.Argument(..., help="Ontology files (or UMLS META directories) to read and merge."),
+    output: Path = typer.Option(..., "--output", "-o", help="Graph directory to write (replaced atomically)."),
+    format: SourceFormat = typer.Option(SourceFormat.auto, "--format", "-f", help="Source format; auto guesses it."),
+    strict: bool = typer.Option(False, "--strict", help="Fail at the first unreadable item instead of skipping it."),
+    as_json: bool = typer.Option(False, "--json", help="Print the graph's stats as JSON."),
+) -> None:
+    """Read SOURCE files into one concept graph and write it to the GRAPH directory.
+
+    Several sources are merged: concepts linked by xrefs (DO→MeSH, MeSH↔UMLS) become one node whose id is
+    the one from the earliest source given; conflicts are kept in meta.json (`merge_conflicts`).
+    Skipped items are counted (see `stats`) and listed by `validate`.
+    """
+    from ontology.store import write_graph
+
+    cg = _load_sources(sources, format.value, strict)
+    write_graph(cg, output)
+    stats = cg.stats()
+    if as_json:
+        _echo_json(stats)
+    else:
+        typer.echo(
+            f"{output}: {stats['concepts']} concepts, {stats['edges']} is_a edges, {stats['roots']} roots, "
+            f"max depth {stats['max_depth']}, {stats['obsolete']} obsolete, {stats['skipped']} skipped"
+        )
+
+
+@app.command()
+def stats(
+    graph: Path = typer.Argument(..., help="Graph directory written by `build`."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Counts of a graph: concepts, edges, roots, leaves, max_depth, obsolete, skipped, sources, by_source.
+
+    `roots` leaves out obsolete concepts; `max_depth` is the largest shortest distance to a root.
+    """
+    from ontology.store import read_graph
+
+    result = read_graph(graph).stats()
+    if as_json:
+        _echo_json(result)
+        return
+    for key, value in result.items():
+        typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def show(
+    graph: Path = typer.Argument(..., help="Graph directory written by `build`."),
+    concept_id: str = typer.Argument(..., metavar="ID", help="Concept id (CURIE), e.g. MESH:D001008."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Everything about one concept: attributes, parents, children, depth and paths to the root."""
+    from ontology.store import read_graph
+
+    cg = read_graph(graph)
+    if concept_id not in cg:
+        raise InputError(f"no concept {concept_id!r} in the graph", graph)
+    info = cg.concept(concept_id)
+    info["parents"] = [{"id": p, "label": cg.label(p)} for p in cg.parents(concept_id)]
+    info["children"] = [{"id": c, "label": cg.label(c)} for c in cg.children(concept_id)]
+    info["depth"] = cg.depth(concept_id)
+    info["paths_to_root"] = cg.paths_to_root(concept_id)
+    if as_json:
+        _echo_json(info)
+        return
+    for key, value in info.items():
+        if key == "paths_to_root":
+            for path in value:
+                typer.echo("path: " + " > ".join(f"{c} ({cg.label(c)})" for c in reversed(path)))
+        elif key in ("parents", "children"):
+            typer.echo(f"{key}: " + ", ".join(f"{x['id']} ({x['label']})" for x in value))
+        else:
+            typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def search(
+    graph: Path = typer.Argument(..., help="Graph directory written by `build`."),
+    text: str = typer.Argument(..., help="Label or synonym to look up."),
+    exact: bool = typer.Option(False, "--exact", help="Only exact matches (no case/hyphen/plural/Unicode folding)."),
+    limit: int = typer.Option(20, "--limit", "-n", help="Show at most this many matches."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Concepts whose label or synonym equals TEXT, exact matches first, then normalised ones.
+
+    Normalisation folds case and Unicode (NFKC), treats hyphens as spaces and strips simple plurals
+    (see `ontology.normalize`). Exits 1 when nothing matches.
+    """
+    from ontology.store import read_graph
+
+    cg = read_graph(graph)
+    hits = cg.search(text, normalized=not exact)[:limit]
+    rows = [{"id": h, "label": cg.label(h), "source": cg.graph.nodes[h].get("source", "")} for h in hits]
+    if as_json:
+        _echo_json(rows)
+    else:
+        for r in rows:
+            typer.echo(f"{r['id']}\t{r['label']}")
+    if not hits:
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    graph: Path = typer.Argument(..., help="Graph directory written by `build`."),
+    format: ExportFormat = typer.Option(..., "--format", "-f", help="graphml, obographs (OBO Graphs JSON) or node-link."),
+    output: Path = typer.Option(..., "--output", "-o", help="File to write (atomically)."),
+) -> None:
+    """Export a graph to GraphML, OBO Graphs JSON or networkx node-link JSON.
+
+    GraphML keeps list attributes as JSON strings; OBO Graphs uses IRIs (OBO PURLs) as node ids.
+    """
+    from ontology.store import export_graph, read_graph
+
+    export_graph(read_graph(graph), output, format.value)
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def validate(
+    source: Path = typer.Argument(..., help="An ontology file (read with the tolerant reader) or a graph directory."),
+    format: SourceFormat = typer.Option(SourceFormat.auto, "--format", "-f", help="Source format; auto guesses it."),
+    as_json: bool = typer.Option(False, "--json", help="Print the issues as JSON."),
+) -> None:
+    """Check a source or graph: is_a cycles (printed), dangling parents, obsolete terms still in use (errors);
+    duplicate labels and skipped lines (warnings). Exits 1 when there is an error.
+    """
+    from ontology.validate import validate as run_validate
+
+    if source.is_dir() and (source / "meta.json").is_file():
+        from ontology.store import read_graph
+
+        cg = read_graph(source)
+    else:
+        cg = _load_sources([source], format.value, strict=False)
+    issues = run_validate(cg)
+    errors = sum(i.severity == "error" for i in issues)
+    if as_json:
+        _echo_json([{"severity": i.severity, "code": i.code, "message": i.message, "concepts": i.concepts} for i in issues])
+    else:
+        for issue in issues:
+            typer.echo(str(issue))
+        typer.echo(f"{source}: {errors} errors, {len(issues) - errors} warnings", err=True)
+    if errors:
+        raise typer.Exit(1)

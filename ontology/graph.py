@@ -75,6 +75,41 @@ class ConceptGraph:
         self._index: Any = None
 
     # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_records(
+        cls,
+        nodes: dict[str, dict[str, Any]],
+        edges: Iterable[tuple[str, str, str]],
+        **graph_attrs: Any,
+    ) -> ConceptGraph:
+        """A graph from node attribute dicts (taken as they are) and ``(child, parent, relation)`` edges.
+
+        Fills the ``DiGraph``'s adjacency dicts directly (``_node``, ``_succ`` = ``_adj``, ``_pred``, one
+        data dict shared by both directions: what ``add_nodes_from``/``add_edges_from`` build) at about half
+        their cost; readers and the Parquet cache use it for 100k-concept graphs. An edge endpoint that is
+        not in ``nodes`` gets an empty attribute dict, as with ``add_edge``.
+
+        Examples
+        --------
+        >>> cg = ConceptGraph.from_records({"X:1": node_attrs("a"), "X:2": node_attrs("b")}, [("X:2", "X:1", "is_a")])
+        >>> cg.parents("X:2"), cg.children("X:1")
+        (['X:1'], ['X:2'])
+        """
+        g = nx.DiGraph()
+        g.graph.update(graph_attrs)
+        node = dict(nodes)
+        succ: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in node}
+        pred: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in node}
+        for a, b, relation in edges:
+            for n in (a, b):
+                if n not in node:
+                    node[n], succ[n], pred[n] = {}, {}, {}
+            data = {"relation": relation}
+            succ[a][b] = data
+            pred[b][a] = data
+        g._node, g._succ, g._adj, g._pred = node, succ, succ, pred
+        return cls(g)
+
     def add_concept(self, concept_id: str, label: str = "", **attrs: Any) -> None:
         """Add (or replace the attributes of) one concept."""
         self.graph.add_node(concept_id, **node_attrs(label, **attrs))

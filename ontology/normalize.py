@@ -9,7 +9,9 @@ Rules, applied in this order by :func:`normalize`:
    so ``non-small-cell`` equals ``non small cell``.
 5. Runs of white space collapse to one space; leading/trailing space is dropped.
 6. Simple plurals, word by word, for purely alphabetic words of more than three letters that are not in
-   :data:`PLURAL_EXCEPTIONS`: ``-ies`` → ``-y``; ``-sses``, ``-xes``, ``-ches``, ``-shes`` lose ``-es``; a final
+   :data:`PLURAL_EXCEPTIONS`: ``-ies`` → ``-y``; ``-sses``, ``-xes``, ``-ches``, ``-shes`` and (from seven
+   letters) ``-uses`` lose ``-es`` (``viruses`` → ``virus``); from eight letters ``-oses`` → ``-osis``
+   (``psychoses`` → ``psychosis``); a final
    ``-s`` is dropped unless the word ends in ``-ss``, ``-us`` or ``-is`` (``virus``, ``diagnosis``, ``stress``
    stay as they are).
 
@@ -27,6 +29,7 @@ from functools import lru_cache
 PLURAL_EXCEPTIONS = frozenset(
     {
         "aids",
+        "overdoses",
         "diabetes",
         "herpes",
         "measles",
@@ -65,15 +68,17 @@ def singular(word: str) -> str:
 
     Examples
     --------
-    >>> [singular(w) for w in ["disorders", "therapies", "abscesses", "patches", "virus", "diabetes", "cts"]]
-    ['disorder', 'therapy', 'abscess', 'patch', 'virus', 'diabetes', 'cts']
+    >>> [singular(w) for w in ["disorders", "therapies", "abscesses", "viruses", "causes", "psychoses", "diabetes"]]
+    ['disorder', 'therapy', 'abscess', 'virus', 'cause', 'psychosis', 'diabetes']
     """
     if len(word) <= 3 or not word.isalpha() or word in PLURAL_EXCEPTIONS or not word.endswith("s"):
         return word
     if word.endswith("ies"):
         return word[:-3] + "y"
-    if word.endswith(("sses", "xes", "ches", "shes")):
+    if word.endswith(("sses", "xes", "ches", "shes")) or (word.endswith("uses") and len(word) >= 7):
         return word[:-2]
+    if word.endswith("oses") and len(word) >= 8:
+        return word[:-2] + "is"
     if word.endswith(("ss", "us", "is")):
         return word
     return word[:-1]

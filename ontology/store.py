@@ -97,8 +97,9 @@ def read_graph(directory: str | Path) -> ConceptGraph:
             raise InputError(f"graph directory lacks {name}", directory)
     try:
         meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-        nodes = pq.read_table(directory / "nodes.parquet")
-        edges = pq.read_table(directory / "edges.parquet")
+        # ParquetFile.read, not read_table: read_table's first call imports pyarrow.dataset (~0.3 s)
+        nodes = pq.ParquetFile(directory / "nodes.parquet").read()
+        edges = pq.ParquetFile(directory / "edges.parquet").read()
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"unreadable graph file: {exc}", directory) from None
     if meta.get("format_version") != FORMAT_VERSION:
@@ -122,12 +123,8 @@ def read_graph(directory: str | Path) -> ConceptGraph:
         if c["extra"][i]:
             d.update(json.loads(c["extra"][i]))
         attrs.append((cid, d))
-    g = nx.DiGraph()
-    g.graph.update(meta)
-    g.add_nodes_from(attrs)
     e = {name: edges.column(name).to_pylist() for name in edges.column_names}
-    g.add_edges_from((a, b, {"relation": r}) for a, b, r in zip(e["child"], e["parent"], e["relation"], strict=True))
-    return ConceptGraph(g)
+    return ConceptGraph.from_records(dict(attrs), zip(e["child"], e["parent"], e["relation"], strict=True), **meta)
 
 
 # -- exports -------------------------------------------------------------------------------------------------
@@ -143,7 +140,7 @@ def export_graph(cg: ConceptGraph, path: str | Path, format: str) -> Path:
 
     GraphML cannot hold lists, so list attributes and graph metadata are JSON strings there; OBO Graphs
     JSON uses OBO PURL / known-namespace IRIs as node ids (:func:`ontology.readers.owl.curie_to_iri`)
-    and keeps tree numbers and semantic types as ``basicPropertyValues``. :func:`import_graph` reads all
+    and keeps source, tree numbers, semantic types and extra attributes as ``basicPropertyValues``. :func:`import_graph` reads all
     three back.
     """
     path = Path(path)
@@ -184,6 +181,7 @@ _TREE = "http://medunlearn/tree_number"
 _STY = "http://medunlearn/semantic_type"
 _SRC = "http://medunlearn/source"
 _REPL = "http://purl.obolibrary.org/obo/IAO_0100001"
+_EXTRA = "http://medunlearn/extra/"
 
 
 def _to_obographs(cg: ConceptGraph) -> dict[str, Any]:
@@ -204,6 +202,11 @@ def _to_obographs(cg: ConceptGraph) -> dict[str, Any]:
         props += [{"pred": _TREE, "val": t} for t in d.get("tree_numbers") or []]
         props += [{"pred": _STY, "val": t} for t in d.get("semantic_types") or []]
         props += [{"pred": _REPL, "val": t} for t in d.get("replaced_by") or []]
+        props += [
+            {"pred": _EXTRA + k, "val": json.dumps(v, ensure_ascii=False, default=list)}
+            for k, v in d.items()
+            if k not in STANDARD_KEYS
+        ]
         meta["basicPropertyValues"] = props
         nodes.append({"id": curie_to_iri(cid), "lbl": d.get("label") or "", "type": "CLASS", "meta": meta})
     edges = [
@@ -236,6 +239,7 @@ def _from_obographs(data: dict[str, Any]) -> ConceptGraph:
                 source=(props.get(_SRC) or [""])[0],
                 obsolete=bool(meta.get("deprecated")),
                 replaced_by=props.get(_REPL, []),
+                **{k[len(_EXTRA) :]: json.loads(v[0]) for k, v in props.items() if k.startswith(_EXTRA)},
             )
         for e in graph.get("edges", []):
             cg.add_parent(iri_to_curie(e["sub"]), iri_to_curie(e["obj"]), relation=e["pred"])

@@ -1,7 +1,85 @@
-"""``medunlearn unlearn …``."""
+"""``medunlearn unlearn …``: run a method from a YAML config, list methods, apply and revert patches."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
 app = typer.Typer(help="Run the dual-strategy unlearner or a baseline; apply and revert unlearning patches.", no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    config: Path = typer.Argument(..., help="Run config (YAML); see configs/ for examples."),
+    set_: list[str] = typer.Option([], "--set", help="Override a key, e.g. --set train.steps=10 (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Unlearn: train, checkpoint (resumable), write model, patch and manifest into output.dir."""
+    from unlearn.config import load_run_config, parse_overrides
+    from unlearn.trainer import Unlearner
+
+    cfg = load_run_config(config, parse_overrides(set_))
+    result = Unlearner(cfg).run()
+    if result.manifest is None:
+        typer.echo(f"{result.status} after {result.steps} steps ({result.reason}); run again to resume from {cfg.output.dir}")
+        return
+    m = result.manifest
+    if as_json:
+        typer.echo(json.dumps(m, indent=2, sort_keys=True, default=str))
+        return
+    typer.echo(
+        f"{m['method']}: {m['status']} after {m['steps']} steps"
+        + (f" ({m['stop_reason']})" if m["stop_reason"] else "")
+        + f"; changed {m['changed_parameters']:,} of {m['total_parameters']:,} parameters "
+        f"({100 * m['changed_fraction']:.4f}%); {m['wall_seconds']:.1f} s; peak memory "
+        f"{m['peak_memory_bytes'] / 2**20:.0f} MiB"
+        + (f"; epsilon {m['epsilon']}" if m["epsilon"] else "")
+        + f"\noutputs in {cfg.output.dir}"
+    )
+
+
+@app.command("methods")
+def methods(as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON.")) -> None:
+    """List the registered methods and their defaults."""
+    from unlearn.methods import DESCRIPTIONS, METHODS, method_config
+
+    rows = {name: {"description": DESCRIPTIONS[name], **method_config(name).model_dump()} for name in METHODS}
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    for name, row in rows.items():
+        typer.echo(f"{name:9s} {row['description']}")
+
+
+def _patch_command(model: str, patch: Path, out: Path, forward: bool) -> None:
+    from unlearn.models import load_model
+    from unlearn.outputs import save_model
+    from unlearn.patch import apply_patch, load_patch, revert_patch
+
+    p = load_patch(patch)
+    mdl, tok = load_model(model)
+    (apply_patch if forward else revert_patch)(mdl, p)
+    save_model(mdl, tok, out)
+    typer.echo(f"{'applied' if forward else 'reverted'} {p.changed:,} coordinates; wrote {out}")
+
+
+@app.command("apply-patch")
+def apply_patch_cmd(
+    model: str = typer.Argument(..., help="The original model (registry name or directory)."),
+    patch: Path = typer.Argument(..., help="Patch directory written by `unlearn run`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the patched model."),
+) -> None:
+    """Apply an unlearning patch to the original model (bit-exact; refuses another model)."""
+    _patch_command(model, patch, out, forward=True)
+
+
+@app.command("revert-patch")
+def revert_patch_cmd(
+    model: str = typer.Argument(..., help="The unlearned model (registry name or directory)."),
+    patch: Path = typer.Argument(..., help="Patch directory written by `unlearn run`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the restored original model."),
+) -> None:
+    """Revert an unlearning patch: restore the original weights bit for bit."""
+    _patch_command(model, patch, out, forward=False)

@@ -45,6 +45,11 @@ class DataSection(StrictModel):
     retain_format: Literal["auto", "masks", "text", "mcq"] = "auto"
     text_field: str = "text"
     max_length: int = Field(128, ge=8)
+    exclude: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="drop retain JSONL rows whose field is one of the values, e.g. subject_name: [Surgery]",
+    )
+    limit: int | None = Field(None, ge=1, description="keep at most this many records of each retain file")
 
 
 class LoraSection(StrictModel):

@@ -180,8 +180,13 @@ def load_records(
     max_length: int = 128,
     text_field: str = "text",
     expected_tokenizer_hash: str | None = None,
+    exclude: dict[str, list[str]] | None = None,
+    limit: int | None = None,
 ) -> list[Record]:
     """Read one data file as records truncated to ``max_length`` tokens.
+
+    ``exclude`` drops JSONL rows whose field holds one of the listed values (e.g. other subjects);
+    ``limit`` keeps the first ``limit`` records.
 
     Raises
     ------
@@ -205,6 +210,8 @@ def load_records(
         records = []
         for row in _jsonl(path):
             line = row.pop("_line")
+            if exclude and any(str(row.get(k)) in set(v) for k, v in exclude.items()):
+                continue
             doc_id = str(row.get("doc_id", row.get("id", f"{path.stem}:{line}")))
             if fmt == "mcq":
                 try:
@@ -216,7 +223,8 @@ def load_records(
                     raise InputError(f"no string field {text_field!r}", path=path, line=line)
                 text = row[text_field]
             records.append(_plain(doc_id, tokenizer(text, add_special_tokens=False)["input_ids"]))
-    return [r.truncated(max_length) for r in records if r.input_ids]
+    out = [r.truncated(max_length) for r in records if r.input_ids]
+    return out[:limit] if limit is not None else out
 
 
 # ----------------------------------------------------------------------------------------------- batching

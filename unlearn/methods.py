@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ontology.common.config import StrictModel
 from ontology.common.errors import ConfigError
@@ -63,11 +63,12 @@ class MethodConfig(StrictModel):
             raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
         return {**METHODS[name], **data, "name": name}
 
-    @model_validator(mode="after")
-    def _check(self) -> MethodConfig:
-        if not 0.0 < self.rho <= 1.0:
-            raise ValueError(f"rho must lie in (0, 1], got {self.rho}")
-        return self
+    @field_validator("rho")
+    @classmethod
+    def _check_rho(cls, rho: float) -> float:
+        if not 0.0 < rho <= 1.0:
+            raise ValueError("rho must lie in (0, 1]")
+        return rho
 
     @property
     def needs_targets(self) -> bool:

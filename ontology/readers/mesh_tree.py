@@ -77,7 +77,9 @@ def _rows(path: Path, text: str, skips: Skips) -> list[tuple[str, str | None, st
                 continue
             parts = line.rstrip("\r").split("\t")
             if len(parts) != 3:
-                skips.add(f"expected 3 tab-separated fields (tree number, UI, term), got {len(parts)}", number)
+                skips.add(
+                    f"expected 3 tab-separated fields (tree number, UI, term), got {len(parts)}", number
+                )
                 continue
             tn, ui, term = (p.strip() for p in parts)
             if not _TREE_NUMBER.match(tn) or not _UI.match(ui):
@@ -151,7 +153,9 @@ def read_mesh_tree(path: str | Path, strict: bool = False, labels: str | Path | 
         else:
             attrs["tree_numbers"].append(tn)
             if attrs["label"] != term:
-                skips.note(f"{node} has two headings, {attrs['label']!r} and {term!r}; kept the first", number)
+                skips.note(
+                    f"{node} has two headings, {attrs['label']!r} and {term!r}; kept the first", number
+                )
 
     graph = nx.DiGraph()
     used = sorted({tn[0] for tn, *_ in rows if tn[0] in MESH_CATEGORIES})
@@ -176,7 +180,9 @@ def read_mesh_tree(path: str | Path, strict: bool = False, labels: str | Path | 
     graph.add_edges_from(edges, relation="is_a")
 
     version = year_in_name(path)
-    sources = [source_record(path, "mesh-tree", version=version, licence=MESH_LICENCE.format(version=version or "?"))]
+    sources = [
+        source_record(path, "mesh-tree", version=version, licence=MESH_LICENCE.format(version=version or "?"))
+    ]
     if newer is not None:
         _overlay_labels(graph, newer)
         sources += newer.sources

@@ -90,7 +90,9 @@ def read_mesh_xml(path: str | Path, strict: bool = False) -> ConceptGraph:
     return _graph(path, nodes, position, skips)
 
 
-def _graph(path: Path, nodes: dict[str, dict[str, Any]], position: dict[str, str], skips: Skips) -> ConceptGraph:
+def _graph(
+    path: Path, nodes: dict[str, dict[str, Any]], position: dict[str, str], skips: Skips
+) -> ConceptGraph:
     graph = nx.DiGraph()
     for letter in sorted({tn[0] for tn in position if tn[0] in MESH_CATEGORIES}):
         graph.add_node(

@@ -10,7 +10,7 @@ What becomes what:
   Stanzas that repeat an id are merged, as the OBO 1.4 spec says.
 - ``is_a`` → edges child → parent with ``relation="is_a"``: the hierarchy.
 - ``relationship: part_of X`` → the node attribute ``relationships`` as ``(relation, target)``
-  pairs, *not* edges: the graph's edges are the ``is_a`` hierarchy only, so ``parents()`` and
+  pairs (present only on terms that have some), *not* edges: the graph's edges are the ``is_a`` hierarchy only, so ``parents()`` and
   ``depth()`` never mix ``part_of`` into it.
 - ``alt_id`` → ``graph.graph["alt_ids"]`` (alt id → primary id); ``is_a`` targets written with an
   alt id are redirected to the primary.
@@ -24,14 +24,16 @@ A cyclic ``is_a`` is read as is (detecting it is :mod:`ontology.validate`'s job)
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 import networkx as nx
 
 from ontology.common.errors import InputError
 from ontology.graph import SYNONYM_SCOPES, ConceptGraph
-from ontology.readers.provenance import Skips, read_text, source_record
+from ontology.readers.provenance import Skips, source_record
 
 _OLD_SYNONYM_TAGS = {
     "exact_synonym": "EXACT",
@@ -102,13 +104,53 @@ def _first_token(value: str) -> str:
     return value.split(None, 1)[0] if value else ""
 
 
+def _lines(path: Path, skips: Skips) -> Iterator[tuple[int, str]]:
+    """Stream (line number, stripped text) from the file, decoding line by line.
+
+    Blank lines are left out. Invalid UTF-8 raises in strict mode (naming the byte offset) and is
+    replaced by U+FFFD otherwise.
+    """
+    offset = 0
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 (closed by the with block below)
+    except FileNotFoundError:
+        raise InputError("file not found", path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a file", path) from None
+    with fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                message = f"invalid UTF-8 at byte offset {offset + exc.start}"
+                if skips.strict:
+                    raise InputError(message, path, number) from None
+                skips.add(f"{message} (replaced by U+FFFD)", number)
+                line = raw.decode("utf-8", errors="replace").strip()
+            offset += len(raw)
+            if line:
+                if number == 1 and line[0] == "\ufeff":
+                    line = line[1:]
+                yield number, line
+
+
 def _header_value(value: str) -> str:
     return value.split(" xsd:", 1)[0].strip().strip('"')
 
 
 class _Term:
-    __slots__ = ("alt_ids", "definition", "is_a", "label", "line", "obsolete", "relationships", "replaced_by")
-    __slots__ += ("synonyms", "xrefs")
+    __slots__ = (
+        "alt_ids",
+        "definition",
+        "is_a",
+        "label",
+        "line",
+        "obsolete",
+        "relationships",
+        "replaced_by",
+        "synonyms",
+        "xrefs",
+    )
 
     def __init__(self, line: int) -> None:
         self.line = line
@@ -117,10 +159,10 @@ class _Term:
         self.synonyms: list[tuple[str, str]] = []
         self.xrefs: list[str] = []
         self.is_a: list[tuple[str, int]] = []
-        self.relationships: list[tuple[str, str]] = []
-        self.alt_ids: list[str] = []
+        self.relationships: list[tuple[str, str]] | None = None  # rare fields: a list only when used
+        self.alt_ids: list[str] | None = None
         self.obsolete = False
-        self.replaced_by: list[str] = []
+        self.replaced_by: list[str] | None = None
 
 
 def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
@@ -144,17 +186,16 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
     """
     path = Path(path)
     skips = Skips(path, strict)
-    text = read_text(path, skips)
     terms: dict[str, _Term] = {}
     header: dict[str, str] = {}
     term: _Term | None = None
     in_header = True
     in_other_stanza = False
     registered: set[int] = set()  # first lines of the [Term] stanzas that had an id
+    number = 0
 
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.strip()
-        if not line or line[0] == "!":
+    for number, line in _lines(path, skips):
+        if line[0] == "!":
             continue
         if line[0] == "[":
             in_header = False
@@ -188,7 +229,7 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
         if term is None:
             continue
         if tag == "id":
-            tid = _first_token(value)
+            tid = intern(_first_token(value))
             if not tid:
                 skips.add("empty id", number)
                 continue
@@ -201,7 +242,7 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
         elif tag == "is_a":
             target = _first_token(value)
             if target:
-                term.is_a.append((target, number))
+                term.is_a.append((intern(target), number))  # one string object per id, shared by the edges
             else:
                 skips.add("is_a without a target", number)
         elif tag == "synonym":
@@ -233,19 +274,19 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
         elif tag == "alt_id":
             alt = _first_token(value)
             if alt:
-                term.alt_ids.append(alt)
+                term.alt_ids = [*(term.alt_ids or ()), alt]
         elif tag == "is_obsolete":
             term.obsolete = value.split(None, 1)[0].lower() == "true" if value else False
         elif tag == "replaced_by":
             target = _first_token(value)
             if target:
-                term.replaced_by.append(target)
+                term.replaced_by = [*(term.replaced_by or ()), target]
         elif tag == "relationship":
             parts = value.split(None, 2)
             if len(parts) < 2 or parts[1].startswith("!"):
                 skips.add("relationship needs a relation and a target", number)
                 continue
-            term.relationships.append((parts[0], parts[1]))
+            term.relationships = [*(term.relationships or ()), (parts[0], parts[1])]
         elif tag in _OLD_SYNONYM_TAGS:
             parsed = _quoted(value)
             if parsed is None:
@@ -258,6 +299,8 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
 
     if term is not None and term.line not in registered:
         skips.add("[Term] stanza without an id", term.line)
+    if number == 0:
+        raise InputError("empty file", path)
     if not terms:
         raise InputError("no [Term] stanza with an id found: not an OBO ontology", path)
     return _build(path, terms, header, skips)
@@ -266,13 +309,14 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
 def _build(path: Path, terms: dict[str, _Term], header: dict[str, str], skips: Skips) -> ConceptGraph:
     alt_ids: dict[str, str] = {}
     for tid, t in terms.items():
-        for alt in t.alt_ids:
+        for alt in t.alt_ids or ():
             if alt != tid and alt not in terms:
                 alt_ids[alt] = tid
     graph = nx.DiGraph()
     prefixes: Counter[str] = Counter()
-    edges: list[tuple[str, str]] = []
-    for tid, t in terms.items():
+    pending: list[tuple[str, list[tuple[str, int]]]] = []
+    for tid in list(terms):
+        t = terms.pop(tid)  # each term is freed once its node exists: the peak stays one copy
         prefix = tid.split(":", 1)[0] if ":" in tid else path.stem
         prefixes[prefix] += 1
         attrs: dict[str, Any] = {
@@ -284,19 +328,22 @@ def _build(path: Path, terms: dict[str, _Term], header: dict[str, str], skips: S
             "semantic_types": [],
             "source": prefix,
             "obsolete": t.obsolete,
-            "replaced_by": [alt_ids.get(r, r) for r in t.replaced_by],
-            "relationships": t.relationships,
+            "replaced_by": [alt_ids.get(r, r) for r in t.replaced_by or ()],
         }
+        if t.relationships:
+            attrs["relationships"] = t.relationships
         graph.add_node(tid, **attrs)
-        if t.obsolete:
-            continue
-        for target, number in t.is_a:
+        if t.is_a and not t.obsolete:
+            pending.append((tid, t.is_a))
+    nodes = graph.nodes
+    for tid, is_a in pending:
+        for target, number in is_a:
             target = alt_ids.get(target, target)
-            if target not in terms:
+            if target not in nodes:
                 skips.note(f"is_a target {target} is not a term in this file; edge dropped", number)
                 continue
-            edges.append((tid, target))
-    graph.add_edges_from(edges, relation="is_a")
+            graph.add_edge(tid, target, relation="is_a")
+    del pending
     version = header.get("data-version") or header.get("property_value:owl:versionInfo")
     licence = (
         header.get("property_value:terms:license")

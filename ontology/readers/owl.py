@@ -14,13 +14,14 @@ What is read
 - Synonyms: ``oboInOwl:hasExactSynonym``/``hasRelatedSynonym``/``hasBroadSynonym``/``hasNarrowSynonym`` with
   that scope; ``skos:altLabel`` as ``EXACT``.
 - Definition: ``IAO:0000115`` or ``skos:definition``. Xrefs: ``oboInOwl:hasDbXref``. Alternative ids
-  (``oboInOwl:hasAlternativeId``) in the extra node attribute ``alt_ids``.
+  (``oboInOwl:hasAlternativeId``) in ``graph.graph["alt_ids"]`` (alt id → primary id), as the OBO reader does.
 - Parents: ``rdfs:subClassOf`` and ``skos:broader`` whose object is a named class (restrictions and class
   expressions are ignored); an edge to ``owl:Thing`` is dropped.
 - Obsolete: ``owl:deprecated true``; ``IAO:0100001`` (term replaced by) fills ``replaced_by``. Obsolete
-  concepts stay out of the hierarchy: their edges are dropped and listed in ``skipped``.
-- A parent that the file never declares becomes a placeholder node with ``declared=False`` (reported by
-  :func:`ontology.validate.validate` as a dangling parent).
+  concepts stay out of the hierarchy: their edges are dropped and noted in ``skipped``.
+- A parent that the file never declares as a class: the edge is dropped and noted in ``skipped`` (as the
+  OBO reader does; :func:`ontology.validate.validate` reports it as a dangling parent).
+- Restrictions (``owl:someValuesFrom``…) are not read: the graph is the ``is_a`` hierarchy only.
 
 CURIEs from IRIs (:func:`iri_to_curie`)
 ---------------------------------------
@@ -43,7 +44,7 @@ from typing import Any
 
 from ontology.common.errors import InputError
 from ontology.common.hashing import sha256_file
-from ontology.graph import ConceptGraph, node_attrs
+from ontology.graph import ConceptGraph
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -150,7 +151,7 @@ class TripleCollector:
     """
 
     def __init__(self) -> None:
-        self.classes: set[str] = set()
+        self.classes: dict[str, None] = {}  # ordered: nodes keep the file's order
         self.ontologies: set[str] = set()
         self.edges: list[tuple[str, str]] = []
         self.records: dict[str, list[tuple[str, Any, Any]]] = defaultdict(list)
@@ -164,7 +165,7 @@ class TripleCollector:
                 continue
             if p == RDF_TYPE:
                 if o in CLASS_TYPES:
-                    classes.add(s)
+                    classes[s] = None
                 elif o == OWL + "Ontology":
                     self.ontologies.add(s)
             elif p in PARENT_PREDICATES:
@@ -207,8 +208,10 @@ class TripleCollector:
         """The concept graph of everything collected, with ``path`` as its source."""
         reasons: list[str] = []
         classes = self.classes
-        classes.update(s for s, _ in self.edges)
-        classes.difference_update(NOT_CONCEPTS)
+        for s, _ in self.edges:
+            classes.setdefault(s, None)
+        for iri in NOT_CONCEPTS:
+            classes.pop(iri, None)
         curie: dict[str, str] = {}
         owner: dict[str, str] = {}
         for iri in classes:
@@ -218,67 +221,73 @@ class TripleCollector:
             owner.setdefault(c, iri)
             curie[iri] = c
         nodes: dict[str, dict[str, Any]] = {}
+        alt_ids: dict[str, str] = {}
+        notes: list[str] = []
         records = self.records
+        no_records: list[tuple[str, Any, Any]] = []
         for iri in classes:
             cid = curie[iri]
             label, label_rank = "", 99
             synonyms: list[tuple[str, str]] = []
             definition = None
             xrefs: list[str] = []
-            alt_ids: list[str] = []
             replaced: list[str] = []
             obsolete = False
-            for kind, value, extra in records.get(iri, ()):
+            for kind, value, extra in records.get(iri, no_records):
                 if kind == "label":
                     if extra < label_rank:
                         label, label_rank = value, extra
                 elif kind == "synonym":
                     synonyms.append((value, extra))
-                elif kind == "definition":
-                    definition = definition or value
                 elif kind == "xref":
                     xrefs.append(value)
+                elif kind == "definition":
+                    definition = definition or value
                 elif kind == "deprecated":
                     obsolete = obsolete or value
                 elif kind == "alt_id":
-                    alt_ids.append(value)
+                    alt_ids.setdefault(value, cid)
                 elif kind == "replaced_by":
                     replaced.append(iri_to_curie(value) if "://" in value else value)
-            attrs = node_attrs(
-                label,
-                synonyms=synonyms,
-                definition=definition,
-                xrefs=xrefs,
-                source=cid.split(":", 1)[0] if ":" in cid else path.stem,
-                obsolete=obsolete,
-                replaced_by=replaced,
-            )
-            if alt_ids:
-                attrs["alt_ids"] = alt_ids
             if cid in nodes:  # two IRIs with one CURIE
                 old = nodes[cid]
-                old["label"] = old["label"] or attrs["label"]
-                old["synonyms"] += attrs["synonyms"]
-                old["xrefs"] += attrs["xrefs"]
-            else:
-                nodes[cid] = attrs
-        edges: set[tuple[str, str]] = set()
+                old["label"] = old["label"] or label
+                old["synonyms"] += synonyms
+                old["xrefs"] += xrefs
+                continue
+            # the keys of ontology.graph.node_attrs, built inline: this loop runs once per class
+            nodes[cid] = {
+                "label": label,
+                "synonyms": synonyms,
+                "definition": definition,
+                "xrefs": xrefs,
+                "tree_numbers": [],
+                "semantic_types": [],
+                "source": cid.split(":", 1)[0] if ":" in cid else path.stem,
+                "obsolete": obsolete,
+                "replaced_by": replaced,
+            }
+        edges: dict[tuple[str, str], None] = {}
         for s, o in self.edges:
             if o in NOT_CONCEPTS or s == o:
                 continue
             child = curie[s]
             parent = curie.get(o) or iri_to_curie(o)
+            parent = alt_ids.get(parent, parent)
             if parent not in nodes:
-                nodes[parent] = node_attrs(source=parent.split(":", 1)[0], declared=False)
-            if nodes[child]["obsolete"] or nodes[parent]["obsolete"]:
-                reasons.append(f"{child} subClassOf {parent}: obsolete term kept out of the hierarchy")
+                notes.append(f"subClassOf target {parent} of {child} is not a class in this file; edge dropped")
                 continue
-            edges.add((child, parent))
-        cg = ConceptGraph()
-        cg.graph.add_nodes_from(nodes.items())
-        cg.graph.add_edges_from(edges, relation="is_a")
-        cg.graph.graph["sources"] = [self.provenance(path, fmt)]
-        cg.graph.graph["skipped"] = [f"{path}: {r}" for r in reasons]
+            if nodes[child]["obsolete"] or nodes[parent]["obsolete"]:
+                notes.append(f"{child} subClassOf {parent}: obsolete term kept out of the hierarchy")
+                continue
+            edges[(child, parent)] = None
+        cg = ConceptGraph.from_records(
+            nodes,
+            ((c, p, "is_a") for c, p in edges),
+            sources=[self.provenance(path, fmt)],
+            skipped=[f"{path}: {r}" for r in reasons + notes],
+            alt_ids={a: c for a, c in alt_ids.items() if a not in nodes},
+        )
         self.reasons = reasons
         return cg
 
@@ -337,6 +346,20 @@ def sniff_xml_flavour(path: Path) -> str:
 
 
 _LINE = re.compile(r"line (\d+)")
+_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([\w.\-]+)")
+
+
+def _invalid_utf8(path: Path) -> tuple[int, int] | None:
+    """(byte offset, line) of the first invalid UTF-8 byte of a file declared (or defaulting to) UTF-8."""
+    data = path.read_bytes()
+    m = _ENCODING.match(data[:200])
+    if m and m.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start, data.count(b"\n", 0, exc.start) + 1
+    return None
 
 
 def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
@@ -347,8 +370,8 @@ def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
     path : str or Path
         The ``.owl``/``.rdf``/``.owx`` file.
     strict : bool
-        Raise :class:`~ontology.common.errors.InputError` when anything was skipped (e.g. an obsolete term
-        with a parent) instead of listing it in ``graph.graph["skipped"]``.
+        Raise :class:`~ontology.common.errors.InputError` when two IRIs give one CURIE instead of merging
+        them. Dropped edges (undeclared parents, obsolete terms) are always only noted in ``skipped``.
 
     Raises
     ------
@@ -374,6 +397,9 @@ def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
             line = int(m.group(1)) if m else None
         detail = str(cause) if cause is not exc else str(exc)
         detail = re.sub(r":? ?line \d+, column \d+\.?", "", detail).strip() or type(cause).__name__
+        bad_byte = _invalid_utf8(path)
+        if bad_byte is not None:
+            raise InputError(f"invalid UTF-8 at byte offset {bad_byte[0]}", path, bad_byte[1]) from None
         what = "RDF/XML" if flavour == "rdfxml" else "OWL/XML"
         raise InputError(f"malformed {what}: {detail}", path, line) from None
     cg = collector.build(path, flavour)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ontology.common.errors import InputError
 from ontology.graph import ConceptGraph
-from ontology.readers.owl import TripleCollector
+from ontology.readers.owl import TripleCollector, _invalid_utf8
 
 #: Accepted ``format`` names → (pyoxigraph format name, rdflib format name).
 FORMATS: dict[str, tuple[str, str]] = {
@@ -30,6 +30,14 @@ FORMATS: dict[str, tuple[str, str]] = {
 
 _BATCH = 1 << 15
 _LINE = re.compile(r"line (\d+)|:(\d+):\d+|on line (\d+)|at line (\d+)", re.I)
+
+
+_PREFIX = re.compile(r"^(Parser error )?at line \d+( column \d+| between columns \d+ and \d+| of <[^>]*>)?:\s*")
+
+
+def _line_of(path: Path, offset: int) -> int:
+    with open(path, "rb") as fh:
+        return fh.read(offset).count(b"\n") + 1
 
 
 def _have_oxigraph() -> bool:
@@ -93,7 +101,7 @@ def read_rdf(path: str | Path, format: str = "turtle", strict: bool = False, eng
     format : str
         ``turtle`` (``ttl``), ``nt`` (``ntriples``), ``json-ld`` (``jsonld``) or ``rdfxml``.
     strict : bool
-        Raise instead of listing skipped items (obsolete terms with parents, id clashes).
+        Raise when two IRIs give one CURIE (see :func:`ontology.readers.owl.read_owl`).
     engine : str
         ``auto`` (pyoxigraph if installed, else rdflib), ``oxigraph`` or ``rdflib``.
 
@@ -123,13 +131,17 @@ def read_rdf(path: str | Path, format: str = "turtle", strict: bool = False, eng
         else:
             _feed_rdflib(path, rdflib_name, collector)
     except UnicodeDecodeError as exc:
-        raise InputError(f"not valid UTF-8 (byte {exc.start})", path) from None
+        raise InputError(f"invalid UTF-8 at byte offset {exc.start}", path, _line_of(path, exc.start)) from None
     except Exception as exc:  # parser errors differ by engine and format: report them all as one line
+        bad_byte = _invalid_utf8(path)
+        if bad_byte is not None:
+            raise InputError(f"invalid UTF-8 at byte offset {bad_byte[0]}", path, bad_byte[1]) from None
         line = getattr(exc, "lineno", None)
         if line is None:
             m = _LINE.search(str(exc))
             line = int(next(g for g in m.groups() if g)) if m else None
-        detail = str(getattr(exc, "msg", None) or exc).strip().splitlines()[0]
+        detail = " ".join(str(getattr(exc, "msg", None) or exc).split())
+        detail = _PREFIX.sub("", detail)[:300] or type(exc).__name__
         raise InputError(f"malformed {format}: {detail}", path, line) from None
     cg = collector.build(path, format)
     if strict and collector.reasons:

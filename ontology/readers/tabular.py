@@ -27,7 +27,9 @@ PARENT_COLUMNS = ("subClassOf", "parent", "parent_id", "is_a", "parent_label")
 XREF_COLUMNS = ("xrefs", "xref")
 
 
-def _pick(header: list[str], given: str | None, candidates: tuple[str, ...], what: str, path: Path) -> str | None:
+def _pick(
+    header: list[str], given: str | None, candidates: tuple[str, ...], what: str, path: Path
+) -> str | None:
     if given is not None:
         if given not in header:
             raise InputError(f"no {what} column {given!r}; the header has {header}", path, 1)
@@ -152,7 +154,10 @@ def read_tabular(
         if target is None:
             if parent not in missing:
                 missing.add(parent)
-                skips.note(f"parent {parent!r} is not a concept of this table; {cid} and its siblings become roots", number)
+                skips.note(
+                    f"parent {parent!r} is not a concept of this table; {cid} and its siblings become roots",
+                    number,
+                )
             continue
         edges.append((cid, target))
     graph.add_edges_from(edges, relation="is_a")

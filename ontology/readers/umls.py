@@ -39,10 +39,46 @@ from ontology.graph import ConceptGraph
 from ontology.readers.provenance import Skips, source_record
 
 DEFAULT_COLUMNS: dict[str, list[str]] = {
-    "MRCONSO.RRF": "CUI LAT TS LUI STT SUI ISPREF AUI SAUI SCUI SDUI SAB TTY CODE STR SRL SUPPRESS CVF".split(),
-    "MRREL.RRF": "CUI1 AUI1 STYPE1 REL CUI2 AUI2 STYPE2 RELA RUI SRUI SAB SL RG DIR SUPPRESS CVF".split(),
-    "MRSTY.RRF": "CUI TUI STN STY ATUI CVF".split(),
-    "MRDEF.RRF": "CUI AUI ATUI SATUI SAB DEF SUPPRESS CVF".split(),
+    "MRCONSO.RRF": [
+        "CUI",
+        "LAT",
+        "TS",
+        "LUI",
+        "STT",
+        "SUI",
+        "ISPREF",
+        "AUI",
+        "SAUI",
+        "SCUI",
+        "SDUI",
+        "SAB",
+        "TTY",
+        "CODE",
+        "STR",
+        "SRL",
+        "SUPPRESS",
+        "CVF",
+    ],
+    "MRREL.RRF": [
+        "CUI1",
+        "AUI1",
+        "STYPE1",
+        "REL",
+        "CUI2",
+        "AUI2",
+        "STYPE2",
+        "RELA",
+        "RUI",
+        "SRUI",
+        "SAB",
+        "SL",
+        "RG",
+        "DIR",
+        "SUPPRESS",
+        "CVF",
+    ],
+    "MRSTY.RRF": ["CUI", "TUI", "STN", "STY", "ATUI", "CVF"],
+    "MRDEF.RRF": ["CUI", "AUI", "ATUI", "SATUI", "SAB", "DEF", "SUPPRESS", "CVF"],
 }
 #: REL → (child is CUI2?, relation attribute) for the relations that form the hierarchy
 HIERARCHY_RELS: dict[str, tuple[bool, str]] = {
@@ -51,7 +87,13 @@ HIERARCHY_RELS: dict[str, tuple[bool, str]] = {
     "RB": (False, "broader"),
     "RN": (True, "broader"),
 }
-XREF_PREFIX = {"MSH": "MESH", "ICD10CM": "ICD10CM", "ICD10": "ICD10", "SNOMEDCT_US": "SNOMEDCT_US", "NCI": "NCIT"}
+XREF_PREFIX = {
+    "MSH": "MESH",
+    "ICD10CM": "ICD10CM",
+    "ICD10": "ICD10",
+    "SNOMEDCT_US": "SNOMEDCT_US",
+    "NCI": "NCIT",
+}
 LICENCE = (
     "UMLS Metathesaurus{version}: U.S. National Library of Medicine, used under the UMLS Metathesaurus "
     "License Agreement; each source vocabulary keeps its own restrictions (do not redistribute)"
@@ -183,7 +225,10 @@ def read_umls(
     release = _RELEASE.search(str(meta.resolve()))
     version = release.group(0) if release else None
     graph.graph["sources"] = [
-        source_record(f, "umls", version=version, licence=LICENCE.format(version=f" {version}" if version else "")) for f in files
+        source_record(
+            f, "umls", version=version, licence=LICENCE.format(version=f" {version}" if version else "")
+        )
+        for f in files
     ]
     graph.graph["skipped"] = skips.result()
     return ConceptGraph(graph)
@@ -216,7 +261,9 @@ def _read_relations(
     return [mrrel]
 
 
-def _read_semantic_types(meta: Path, columns: dict[str, list[str]], graph: nx.DiGraph, skips: Skips) -> list[Path]:
+def _read_semantic_types(
+    meta: Path, columns: dict[str, list[str]], graph: nx.DiGraph, skips: Skips
+) -> list[Path]:
     mrsty = meta / "MRSTY.RRF"
     if not mrsty.is_file():
         return []

@@ -10,6 +10,7 @@ resolve them), so a plain ``<!DOCTYPE x SYSTEM "desc2017.dtd">`` is fine.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
@@ -50,7 +51,7 @@ def check_prolog(path: str | Path) -> None:
         raise InputError("file not found", path) from None
 
 
-def safe_iterparse(path: str | Path, events: tuple[str, ...] = ("end",)) -> Iterator[tuple[str, ET.Element]]:
+def safe_iterparse(path: str | Path, events: tuple[Any, ...] = ("end",)) -> Iterator[tuple[str, ET.Element]]:
     """``ElementTree.iterparse`` after :func:`check_prolog`; parse errors become :class:`InputError`.
 
     The caller clears the elements it has read (``elem.clear()``) to keep memory bounded.
