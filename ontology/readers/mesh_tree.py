@@ -25,7 +25,7 @@ from typing import Any
 import networkx as nx
 
 from ontology.common.errors import InputError
-from ontology.graph import ConceptGraph
+from ontology.graph import ConceptGraph, gc_paused
 from ontology.readers.provenance import MESH_LICENCE, Skips, read_text, source_record, year_in_name
 
 #: The 16 MeSH tree categories (the first letter of a tree number).
@@ -105,6 +105,7 @@ def _rows(path: Path, text: str, skips: Skips) -> list[tuple[str, str | None, st
     return rows
 
 
+@gc_paused()  # about twice as fast at 100k concepts
 def read_mesh_tree(path: str | Path, strict: bool = False, labels: str | Path | None = None) -> ConceptGraph:
     """Read a MeSH tree file into a descriptor DAG under the 16 category nodes.
 
@@ -203,6 +204,7 @@ def _overlay_labels(graph: nx.DiGraph, newer: ConceptGraph) -> None:
         attrs["label"] = data["label"]
 
 
+@gc_paused()  # about twice as fast at 100k concepts
 def read_mesh_descriptor_csv(path: str | Path, strict: bool = False) -> ConceptGraph:
     """Read a MeSH descriptor list (``id,scheme,subject``: URI, ``MeSH``, label) as label-only nodes.
 

@@ -16,7 +16,7 @@ from typing import Any
 import networkx as nx
 
 from ontology.common.errors import InputError
-from ontology.graph import ConceptGraph
+from ontology.graph import ConceptGraph, gc_paused
 from ontology.readers.mesh_tree import MESH_CATEGORIES
 from ontology.readers.provenance import MESH_LICENCE, Skips, source_record, year_in_name
 from ontology.readers.xmlsafe import safe_iterparse
@@ -27,6 +27,7 @@ def _text(elem: Any, path: str) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
+@gc_paused()  # about twice as fast at 100k concepts
 def read_mesh_xml(path: str | Path, strict: bool = False) -> ConceptGraph:
     """Read a MeSH descriptor XML file into a descriptor DAG under the 16 category nodes.
 

@@ -18,7 +18,9 @@ What becomes what:
   but contribute no edges, so they stay out of the hierarchy.
 - ``synonym: "text" SCOPE [TYPE] [xrefs]`` → ``(text, SCOPE)``; ``def: "text" [xrefs]`` → ``definition``.
 
-A cyclic ``is_a`` is read as is (detecting it is :mod:`ontology.validate`'s job).
+An ``is_a`` to an id that is no term of the file is dropped and noted in ``skipped`` (in strict
+mode too: the line itself is well formed). A cyclic ``is_a`` is read as is (detecting it is
+:mod:`ontology.validate`'s job).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 import networkx as nx
 
 from ontology.common.errors import InputError
-from ontology.graph import SYNONYM_SCOPES, ConceptGraph
+from ontology.graph import SYNONYM_SCOPES, ConceptGraph, gc_paused
 from ontology.readers.provenance import Skips, source_record
 
 _OLD_SYNONYM_TAGS = {
@@ -41,7 +43,7 @@ _OLD_SYNONYM_TAGS = {
     "broad_synonym": "BROAD",
     "narrow_synonym": "NARROW",
 }
-_SCOPES = frozenset(SYNONYM_SCOPES)
+_SCOPES = {s: s for s in SYNONYM_SCOPES}  # maps to the shared constant: one string object per scope
 _IGNORED_TAGS = frozenset(
     (
         "namespace",
@@ -165,6 +167,7 @@ class _Term:
         self.replaced_by: list[str] | None = None
 
 
+@gc_paused()  # about twice as fast at 100k concepts
 def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
     """Read an OBO 1.4 (or 1.2) file into a concept graph.
 
@@ -191,7 +194,7 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
     term: _Term | None = None
     in_header = True
     in_other_stanza = False
-    registered: set[int] = set()  # first lines of the [Term] stanzas that had an id
+    has_id = True  # whether the current [Term] stanza has had its id line
     number = 0
 
     for number, line in _lines(path, skips):
@@ -199,10 +202,11 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
             continue
         if line[0] == "[":
             in_header = False
-            if term is not None and term.line not in registered:
+            if term is not None and not has_id:
                 skips.add("[Term] stanza without an id", term.line)
             if line == "[Term]":
                 term = _Term(number)
+                has_id = False
                 in_other_stanza = False
                 continue
             term = None
@@ -233,7 +237,7 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
             if not tid:
                 skips.add("empty id", number)
                 continue
-            registered.add(term.line)
+            has_id = True
             existing = terms.get(tid)
             if existing is not None:  # a repeated stanza is merged into the first
                 term = existing
@@ -251,13 +255,13 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
                 skips.add("synonym without a closed quoted text", number)
                 continue
             syn, rest = parsed
-            scope = rest.split(None, 1)[0] if rest else "RELATED"
-            if scope not in _SCOPES:
-                if scope.startswith("["):  # OBO 1.2 style without a scope
-                    scope = "RELATED"
-                else:
-                    skips.add(f"synonym scope {scope!r} is not EXACT, RELATED, BROAD or NARROW", number)
+            token = rest.split(None, 1)[0] if rest else "RELATED"
+            scope = _SCOPES.get(token)
+            if scope is None:
+                if not token.startswith("["):
+                    skips.add(f"synonym scope {token!r} is not EXACT, RELATED, BROAD or NARROW", number)
                     continue
+                scope = "RELATED"  # OBO 1.2 style without a scope
             term.synonyms.append((syn, scope))
         elif tag == "xref":
             ref = _first_token(value)
@@ -297,7 +301,7 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
             continue
         # other tags (OBO allows extensions) are read past without a note
 
-    if term is not None and term.line not in registered:
+    if term is not None and not has_id:
         skips.add("[Term] stanza without an id", term.line)
     if number == 0:
         raise InputError("empty file", path)
@@ -317,7 +321,7 @@ def _build(path: Path, terms: dict[str, _Term], header: dict[str, str], skips: S
     pending: list[tuple[str, list[tuple[str, int]]]] = []
     for tid in list(terms):
         t = terms.pop(tid)  # each term is freed once its node exists: the peak stays one copy
-        prefix = tid.split(":", 1)[0] if ":" in tid else path.stem
+        prefix = intern(tid.split(":", 1)[0] if ":" in tid else path.stem)
         prefixes[prefix] += 1
         attrs: dict[str, Any] = {
             "label": t.label,

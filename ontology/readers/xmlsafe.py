@@ -10,8 +10,8 @@ resolve them), so a plain ``<!DOCTYPE x SYSTEM "desc2017.dtd">`` is fine.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
