@@ -10,7 +10,10 @@ import typer
 
 from ontology.common.errors import InputError
 
-app = typer.Typer(help="Read medical ontologies (OWL, OBO, MeSH, UMLS, tables) into one concept graph.", no_args_is_help=True)
+app = typer.Typer(
+    help="Read medical ontologies (OWL, OBO, MeSH, UMLS, tables) into one concept graph.",
+    no_args_is_help=True,
+)
 
 
 class SourceFormat(str, Enum):
@@ -48,10 +51,18 @@ def _load_sources(sources: list[Path], fmt: str, strict: bool):
 
 @app.command()
 def build(
-    sources: list[Path] = typer.Argument(..., help="Ontology files (or UMLS META directories) to read and merge."),
-    output: Path = typer.Option(..., "--output", "-o", help="Graph directory to write (replaced atomically)."),
-    format: SourceFormat = typer.Option(SourceFormat.auto, "--format", "-f", help="Source format; auto guesses it."),
-    strict: bool = typer.Option(False, "--strict", help="Fail at the first unreadable item instead of skipping it."),
+    sources: list[Path] = typer.Argument(
+        ..., help="Ontology files (or UMLS META directories) to read and merge."
+    ),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Graph directory to write (replaced atomically)."
+    ),
+    format: SourceFormat = typer.Option(
+        SourceFormat.auto, "--format", "-f", help="Source format; auto guesses it."
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Fail at the first unreadable item instead of skipping it."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the graph's stats as JSON."),
 ) -> None:
     """Read SOURCE files into one concept graph and write it to the GRAPH directory.
@@ -127,7 +138,9 @@ def show(
 def search(
     graph: Path = typer.Argument(..., help="Graph directory written by `build`."),
     text: str = typer.Argument(..., help="Label or synonym to look up."),
-    exact: bool = typer.Option(False, "--exact", help="Only exact matches (no case/hyphen/plural/Unicode folding)."),
+    exact: bool = typer.Option(
+        False, "--exact", help="Only exact matches (no case/hyphen/plural/Unicode folding)."
+    ),
     limit: int = typer.Option(20, "--limit", "-n", help="Show at most this many matches."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
@@ -153,7 +166,9 @@ def search(
 @app.command()
 def export(
     graph: Path = typer.Argument(..., help="Graph directory written by `build`."),
-    format: ExportFormat = typer.Option(..., "--format", "-f", help="graphml, obographs (OBO Graphs JSON) or node-link."),
+    format: ExportFormat = typer.Option(
+        ..., "--format", "-f", help="graphml, obographs (OBO Graphs JSON) or node-link."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="File to write (atomically)."),
 ) -> None:
     """Export a graph to GraphML, OBO Graphs JSON or networkx node-link JSON.
@@ -168,12 +183,18 @@ def export(
 
 @app.command()
 def validate(
-    source: Path = typer.Argument(..., help="An ontology file (read with the tolerant reader) or a graph directory."),
-    format: SourceFormat = typer.Option(SourceFormat.auto, "--format", "-f", help="Source format; auto guesses it."),
+    source: Path = typer.Argument(
+        ..., help="An ontology file (read with the tolerant reader) or a graph directory."
+    ),
+    format: SourceFormat = typer.Option(
+        SourceFormat.auto, "--format", "-f", help="Source format; auto guesses it."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the issues as JSON."),
 ) -> None:
-    """Check a source or graph: is_a cycles (printed), dangling parents, obsolete terms still in use (errors);
-    duplicate labels and skipped lines (warnings). Exits 1 when there is an error.
+    """Check an ontology file or graph directory for problems; exit 1 when there is an error.
+
+    Errors: is_a cycles (printed as A → B → A), dangling parents, obsolete terms still in use.
+    Warnings: duplicate labels within a source, lines the tolerant reader skipped.
     """
     from ontology.validate import validate as run_validate
 
@@ -186,7 +207,12 @@ def validate(
     issues = run_validate(cg)
     errors = sum(i.severity == "error" for i in issues)
     if as_json:
-        _echo_json([{"severity": i.severity, "code": i.code, "message": i.message, "concepts": i.concepts} for i in issues])
+        _echo_json(
+            [
+                {"severity": i.severity, "code": i.code, "message": i.message, "concepts": i.concepts}
+                for i in issues
+            ]
+        )
     else:
         for issue in issues:
             typer.echo(str(issue))

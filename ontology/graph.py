@@ -7,12 +7,30 @@ nobody calls ``nx.descendants`` and gets the ancestors.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import networkx as nx
 
 SYNONYM_SCOPES = ("EXACT", "RELATED", "BROAD", "NARROW")
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a large graph.
+
+    Readers create hundreds of thousands of small dicts and lists and no reference cycles; the collector's
+    repeated passes over them cost a third of the build time. It is restored (and not forced to run) after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def node_attrs(

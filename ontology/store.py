@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from ontology.common.atomic import atomic_path, atomic_write_json, atomic_write_text
 from ontology.common.errors import InputError
-from ontology.graph import ConceptGraph
+from ontology.graph import ConceptGraph, gc_paused
 
 FORMAT_VERSION = 1
 LIST_KEYS = ("xrefs", "tree_numbers", "semantic_types", "replaced_by")
@@ -66,7 +66,7 @@ def write_graph(cg: ConceptGraph, directory: str | Path) -> Path:
         cols["obsolete"].append(bool(d.get("obsolete")))
         extra = {k: v for k, v in d.items() if k not in STANDARD_KEYS}
         cols["extra"].append(json.dumps(extra, ensure_ascii=False, default=list) if extra else None)
-    edges = {"child": [], "parent": [], "relation": []}
+    edges: dict[str, list[str]] = {"child": [], "parent": [], "relation": []}
     for child, parent, rel in cg.graph.edges(data="relation", default="is_a"):
         edges["child"].append(child)
         edges["parent"].append(parent)
@@ -91,7 +91,9 @@ def read_graph(directory: str | Path) -> ConceptGraph:
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise InputError("not a graph directory (run `medunlearn ontology build ... -o GRAPH` first)", directory)
+        raise InputError(
+            "not a graph directory (run `medunlearn ontology build ... -o GRAPH` first)", directory
+        )
     for name in ("nodes.parquet", "edges.parquet", "meta.json"):
         if not (directory / name).is_file():
             raise InputError(f"graph directory lacks {name}", directory)
@@ -103,28 +105,46 @@ def read_graph(directory: str | Path) -> ConceptGraph:
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"unreadable graph file: {exc}", directory) from None
     if meta.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"graph format version {meta.get('format_version')} is not {FORMAT_VERSION}", directory)
+        raise InputError(
+            f"graph format version {meta.get('format_version')} is not {FORMAT_VERSION}", directory
+        )
     meta.pop("format_version")
     meta.pop("counts", None)
+    with gc_paused():
+        return _from_tables(meta, nodes, edges)
+
+
+_NODE_KEYS = (
+    "label",
+    "synonyms",
+    "definition",
+    "xrefs",
+    "tree_numbers",
+    "semantic_types",
+    "source",
+    "obsolete",
+)
+
+
+def _from_tables(meta: dict[str, Any], nodes: pa.Table, edges: pa.Table) -> ConceptGraph:
     c = {name: nodes.column(name).to_pylist() for name in nodes.column_names}
-    attrs = []
-    for i, cid in enumerate(c["id"]):
-        d = {
-            "label": c["label"][i],
-            "synonyms": list(zip(c["synonym_texts"][i], c["synonym_scopes"][i], strict=True)),
-            "definition": c["definition"][i],
-            "xrefs": c["xrefs"][i],
-            "tree_numbers": c["tree_numbers"][i],
-            "semantic_types": c["semantic_types"][i],
-            "source": c["source"][i],
-            "obsolete": c["obsolete"][i],
-            "replaced_by": c["replaced_by"][i],
-        }
-        if c["extra"][i]:
-            d.update(json.loads(c["extra"][i]))
-        attrs.append((cid, d))
+    synonyms = [
+        list(zip(t, s, strict=True)) if t else []
+        for t, s in zip(c["synonym_texts"], c["synonym_scopes"], strict=True)
+    ]
+    columns = [c["label"], synonyms, *(c[k] for k in _NODE_KEYS[2:])]
+    # dict(zip(keys, row)) runs in C: three times faster than a dict display per row
+    attrs = {
+        cid: dict(zip(_NODE_KEYS, row, strict=True))
+        for cid, row in zip(c["id"], zip(*columns, strict=True), strict=True)
+    }
+    for cid, replaced, extra in zip(c["id"], c["replaced_by"], c["extra"], strict=True):
+        d = attrs[cid]
+        d["replaced_by"] = replaced
+        if extra:
+            d.update(json.loads(extra))
     e = {name: edges.column(name).to_pylist() for name in edges.column_names}
-    return ConceptGraph.from_records(dict(attrs), zip(e["child"], e["parent"], e["relation"], strict=True), **meta)
+    return ConceptGraph.from_records(attrs, zip(e["child"], e["parent"], e["relation"], strict=True), **meta)
 
 
 # -- exports -------------------------------------------------------------------------------------------------
@@ -145,9 +165,9 @@ def export_graph(cg: ConceptGraph, path: str | Path, format: str) -> Path:
     """
     path = Path(path)
     if format == "node-link":
-        atomic_write_json(path, _jsonable(cg.graph), indent=None)
+        atomic_write_text(path, json.dumps(_jsonable(cg.graph), ensure_ascii=False, default=str))
     elif format == "obographs":
-        atomic_write_json(path, _to_obographs(cg), indent=None)
+        atomic_write_text(path, json.dumps(_to_obographs(cg), ensure_ascii=False))
     elif format == "graphml":
         g = nx.DiGraph()
         json_keys: set[str] = set()
@@ -193,7 +213,9 @@ def _to_obographs(cg: ConceptGraph) -> dict[str, Any]:
         if d.get("definition"):
             meta["definition"] = {"val": d["definition"]}
         if d.get("synonyms"):
-            meta["synonyms"] = [{"pred": _PRED.get(s, "hasRelatedSynonym"), "val": t} for t, s in d["synonyms"]]
+            meta["synonyms"] = [
+                {"pred": _PRED.get(s, "hasRelatedSynonym"), "val": t} for t, s in d["synonyms"]
+            ]
         if d.get("xrefs"):
             meta["xrefs"] = [{"val": x} for x in d["xrefs"]]
         if d.get("obsolete"):

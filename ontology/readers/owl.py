@@ -1,7 +1,7 @@
 """OWL ontologies (RDF/XML and OWL/XML) into a :class:`~ontology.graph.ConceptGraph`.
 
-Parsing uses owlready2's compiled RDF/XML and OWL/XML parsers (``owlready2_optimized``) and receives their
-triples directly, without filling owlready2's SQLite quadstore or building Python class objects: that is
+Parsing uses owlready2's compiled RDF/XML and OWL/XML parsers (``owlready2_optimized``; its pure-Python
+parsers where the compiled module is missing) and receives their triples directly, without filling owlready2's SQLite quadstore or building Python class objects: that is
 faster and smaller than ``get_ontology(...).load()`` (see ``docs/bench/ontology-owl.md``). The vocabulary
 mapping (:class:`TripleCollector`) is shared with the Turtle/N-Triples/JSON-LD reader in
 :mod:`ontology.readers.rdf`.
@@ -40,11 +40,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from xml.parsers.expat import ExpatError
 
 from ontology.common.errors import InputError
 from ontology.common.hashing import sha256_file
-from ontology.graph import ConceptGraph
+from ontology.graph import ConceptGraph, gc_paused
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -71,7 +72,9 @@ ALT_ID = OIO + "hasAlternativeId"
 DEPRECATED = OWL + "deprecated"
 REPLACED_BY = OBO + "IAO_0100001"
 VERSION_PREDICATES = frozenset({OWL + "versionIRI", OWL + "versionInfo"})
-LICENCE_PREDICATES = frozenset({"http://purl.org/dc/terms/license", "http://purl.org/dc/elements/1.1/license"})
+LICENCE_PREDICATES = frozenset(
+    {"http://purl.org/dc/terms/license", "http://purl.org/dc/elements/1.1/license"}
+)
 
 #: Namespaces with a conventional CURIE prefix (checked after the OBO PURL rule).
 KNOWN_NAMESPACES: dict[str, str] = {
@@ -233,7 +236,7 @@ class TripleCollector:
             xrefs: list[str] = []
             replaced: list[str] = []
             obsolete = False
-            for kind, value, extra in records.get(iri, no_records):
+            for kind, value, extra in records.pop(iri, no_records):  # pop: free them as we go
                 if kind == "label":
                     if extra < label_rank:
                         label, label_rank = value, extra
@@ -275,7 +278,9 @@ class TripleCollector:
             parent = curie.get(o) or iri_to_curie(o)
             parent = alt_ids.get(parent, parent)
             if parent not in nodes:
-                notes.append(f"subClassOf target {parent} of {child} is not a class in this file; edge dropped")
+                notes.append(
+                    f"subClassOf target {parent} of {child} is not a class in this file; edge dropped"
+                )
                 continue
             if nodes[child]["obsolete"] or nodes[parent]["obsolete"]:
                 notes.append(f"{child} subClassOf {parent}: obsolete term kept out of the hierarchy")
@@ -362,6 +367,37 @@ def _invalid_utf8(path: Path) -> tuple[int, int] | None:
     return None
 
 
+def _parse_xml(fh: BinaryIO, flavour: str, collector: TripleCollector) -> None:
+    """Run owlready2's compiled parser, or its pure-Python one where the compiled module is missing."""
+    try:
+        import owlready2_optimized
+    except ImportError:
+        owlready2_optimized = None
+    if owlready2_optimized is not None:
+        parse = owlready2_optimized.parse_rdfxml if flavour == "rdfxml" else owlready2_optimized.parse_owlxml
+        parse(fh, _Sink(collector), "", 1 << 16)
+        return
+    objs: list[tuple[str, str, str]] = []
+    datas: list[tuple[str, str, Any, Any]] = []
+
+    def on_obj(s: str, p: str, o: str) -> None:
+        objs.append((s, p, o))
+
+    def on_data(s: str, p: str, o: Any, d: Any) -> None:
+        datas.append((s, p, o, d))
+
+    if flavour == "rdfxml":
+        from owlready2 import rdfxml_2_ntriples
+
+        rdfxml_2_ntriples.parse(fh, on_obj, on_data, None, None, "")
+    else:
+        from owlready2 import owlxml_2_ntriples
+
+        owlxml_2_ntriples.parse(fh, on_obj, on_data, None, "")
+    collector.add_objects(objs)
+    collector.add_literals(datas)
+
+
 def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
     """Read an OWL file in RDF/XML or OWL/XML (told apart by the root element).
 
@@ -378,18 +414,17 @@ def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
     InputError
         Missing or empty file, unknown root element, or malformed XML (``file:line: message``).
     """
-    import owlready2_optimized
+    from owlready2.base import OwlReadyOntologyParsingError
 
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", path)
     flavour = sniff_xml_flavour(path)
     collector = TripleCollector()
-    parse = owlready2_optimized.parse_rdfxml if flavour == "rdfxml" else owlready2_optimized.parse_owlxml
     try:
-        with open(path, "rb") as fh:
-            parse(fh, _Sink(collector), "", 1 << 16)
-    except Exception as exc:
+        with gc_paused(), open(path, "rb") as fh:
+            _parse_xml(fh, flavour, collector)
+    except (OwlReadyOntologyParsingError, ExpatError, UnicodeDecodeError) as exc:
         cause = exc.__cause__ or exc
         line = getattr(cause, "lineno", None)
         if line is None:
@@ -402,7 +437,8 @@ def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
             raise InputError(f"invalid UTF-8 at byte offset {bad_byte[0]}", path, bad_byte[1]) from None
         what = "RDF/XML" if flavour == "rdfxml" else "OWL/XML"
         raise InputError(f"malformed {what}: {detail}", path, line) from None
-    cg = collector.build(path, flavour)
+    with gc_paused():
+        cg = collector.build(path, flavour)
     if strict and collector.reasons:
         raise InputError(f"{collector.reasons[0]} (strict mode)", path)
     return cg

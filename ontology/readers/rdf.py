@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ontology.common.errors import InputError
-from ontology.graph import ConceptGraph
+from ontology.graph import ConceptGraph, gc_paused
 from ontology.readers.owl import TripleCollector, _invalid_utf8
 
 #: Accepted ``format`` names → (pyoxigraph format name, rdflib format name).
@@ -32,7 +32,9 @@ _BATCH = 1 << 15
 _LINE = re.compile(r"line (\d+)|:(\d+):\d+|on line (\d+)|at line (\d+)", re.I)
 
 
-_PREFIX = re.compile(r"^(Parser error )?at line \d+( column \d+| between columns \d+ and \d+| of <[^>]*>)?:\s*")
+_PREFIX = re.compile(
+    r"^(Parser error )?at line \d+( column \d+| between columns \d+ and \d+| of <[^>]*>)?:\s*"
+)
 
 
 def _line_of(path: Path, offset: int) -> int:
@@ -91,7 +93,9 @@ def _feed_rdflib(path: Path, fmt: str, collector: TripleCollector) -> None:
     collector.add_literals(lits)
 
 
-def read_rdf(path: str | Path, format: str = "turtle", strict: bool = False, engine: str = "auto") -> ConceptGraph:
+def read_rdf(
+    path: str | Path, format: str = "turtle", strict: bool = False, engine: str = "auto"
+) -> ConceptGraph:
     """Read a Turtle, N-Triples or JSON-LD ontology (also RDF/XML, but :func:`read_owl` is faster there).
 
     Parameters
@@ -126,12 +130,15 @@ def read_rdf(path: str | Path, format: str = "turtle", strict: bool = False, eng
     ox_name, rdflib_name = FORMATS[format]
     collector = TripleCollector()
     try:
-        if engine == "oxigraph":
-            _feed_oxigraph(path, ox_name, collector)
-        else:
-            _feed_rdflib(path, rdflib_name, collector)
+        with gc_paused():
+            if engine == "oxigraph":
+                _feed_oxigraph(path, ox_name, collector)
+            else:
+                _feed_rdflib(path, rdflib_name, collector)
     except UnicodeDecodeError as exc:
-        raise InputError(f"invalid UTF-8 at byte offset {exc.start}", path, _line_of(path, exc.start)) from None
+        raise InputError(
+            f"invalid UTF-8 at byte offset {exc.start}", path, _line_of(path, exc.start)
+        ) from None
     except Exception as exc:  # parser errors differ by engine and format: report them all as one line
         bad_byte = _invalid_utf8(path)
         if bad_byte is not None:
@@ -143,7 +150,8 @@ def read_rdf(path: str | Path, format: str = "turtle", strict: bool = False, eng
         detail = " ".join(str(getattr(exc, "msg", None) or exc).split())
         detail = _PREFIX.sub("", detail)[:300] or type(exc).__name__
         raise InputError(f"malformed {format}: {detail}", path, line) from None
-    cg = collector.build(path, format)
+    with gc_paused():
+        cg = collector.build(path, format)
     if strict and collector.reasons:
         raise InputError(f"{collector.reasons[0]} (strict mode)", path)
     return cg
