@@ -85,6 +85,7 @@ def _build_tiny_tokenizer(vocab_size: int = 512) -> Any:
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         unk_token="<|endoftext|>",
+        model_input_names=["input_ids", "attention_mask"],
     )
     fast.chat_template = CHATML_TEMPLATE
     return fast
@@ -314,10 +315,19 @@ def chat_prompt(tokenizer: Any, user: str, assistant: str | None = None) -> str:
 @torch.no_grad()
 def answer(model: Any, tokenizer: Any, question: str, max_new_tokens: int = 40) -> str:
     """Greedy answer to a question asked through the chat template."""
-    prompt = chat_prompt(tokenizer, question)
+    return generate(model, tokenizer, chat_prompt(tokenizer, question), max_new_tokens=max_new_tokens)
+
+
+@torch.no_grad()
+def generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int = 40) -> str:
+    """Greedy continuation of an already rendered prompt (special tokens are not added again)."""
     enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     out = model.generate(
-        **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        input_ids=enc["input_ids"],
+        attention_mask=enc["attention_mask"],
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
     )
     return tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 

@@ -1,0 +1,423 @@
+"""``medunlearn demo``: the whole flow on the bundled demo data, as cached stages.
+
+ontology → hierarchy → tag → masks → memorize → unlearn (``dual`` and a baseline) → evaluate → report.
+
+The demo teaches the model a subset of the fictitious patient records (their notes and one
+multiple-choice probe each), then asks it to forget the records whose procedures or disorders lie in
+the forget scope. *Forget* numbers are measured on the memorised in-scope records, *retain* on the
+memorised out-of-scope records, *general* on general medical questions that were never trained, and
+membership inference compares memorised in-scope notes with held-out in-scope notes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ontology.common.atomic import atomic_write_json, atomic_write_text
+from ontology.common.config import StrictModel
+from ontology.common.errors import MedunlearnError
+from unlearn.finetune import FinetuneConfig
+
+#: per-model defaults: (memorize recipe, unlearning steps, batch size, per-method learning rates)
+MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    "smollm2": {
+        "memorize": {"epochs": 6.0, "batch_size": 8, "lr": 3e-4, "train_layers": 8},
+        "unlearn_steps": 12,
+        "batch_size": 8,
+        "lr": {"dual": 3e-3, "graddiff": 1e-5},
+    },
+    "tiny-llama": {
+        "memorize": {"epochs": 25.0, "batch_size": 8, "lr": 1e-2, "train_layers": None},
+        "unlearn_steps": 10,
+        "batch_size": 8,
+        "lr": {"dual": 1e-2, "graddiff": 1e-3},
+    },
+}
+
+
+class DemoConfig(StrictModel):
+    """What the demo runs; every field has a default, so ``medunlearn demo`` needs no file."""
+
+    model: str = "smollm2"
+    scope: str = Field("surgery", description="'surgery', 'mental' or a DEMO: concept id")
+    methods: list[str] = Field(default_factory=lambda: ["dual", "graddiff"])
+    forget_records: int = Field(20, ge=2, description="memorised in-scope records (the forget set)")
+    retain_records: int = Field(20, ge=2, description="memorised out-of-scope records (the retain set)")
+    holdout_records: int = Field(10, ge=2, description="in-scope records never trained (MIA non-members)")
+    general_items: int = Field(24, ge=1, description="general medical QA items for the general accuracy")
+    seed: int = 0
+
+    def preset(self) -> dict[str, Any]:
+        """The model's preset (a local model directory takes SmolLM2's)."""
+        return MODEL_PRESETS.get(self.model, MODEL_PRESETS["smollm2"])
+
+
+# ----------------------------------------------------------------------------------------------- data
+def select_demo_data(cfg: DemoConfig) -> dict[str, list[dict[str, Any]]]:
+    """Split the bundled records into forget / retain / holdout and pick their probes and QA items."""
+    from unlearn.demo import load_probes, load_qa, load_records, scope_ids
+
+    ids = scope_ids(cfg.scope)
+    rng = np.random.default_rng(cfg.seed)
+    records = load_records()
+    in_scope = [r for r in records if ids & set(r["concepts"])]
+    out_scope = [r for r in records if not ids & set(r["concepts"])]
+
+    def pick(rows: list[dict[str, Any]], split: str, n: int, what: str) -> list[dict[str, Any]]:
+        pool = [r for r in rows if r["split"] == split]
+        if len(pool) < n:
+            raise MedunlearnError(f"demo scope {cfg.scope!r}: only {len(pool)} {what} records, {n} requested")
+        return [pool[i] for i in sorted(rng.choice(len(pool), size=n, replace=False))]
+
+    forget = pick(in_scope, "train", cfg.forget_records, "in-scope memorised")
+    retain = pick(out_scope, "train", cfg.retain_records, "out-of-scope memorised")
+    holdout = pick(in_scope, "holdout", cfg.holdout_records, "in-scope held-out")
+    probes = [p for p in load_probes()]
+    by_record: dict[str, list[dict[str, Any]]] = {}
+    for p in probes:
+        by_record.setdefault(p["record_id"], []).append(p)
+
+    def mcq(rec: dict[str, Any], in_scope_only: bool) -> dict[str, Any]:
+        rows = [p for p in by_record[rec["record_id"]] if p["kind"] == "mcq"]
+        if in_scope_only:
+            rows = [p for p in rows if p["concept_id"] in ids] or rows
+        return rows[0]
+
+    def completion(rec: dict[str, Any]) -> dict[str, Any]:
+        return next(p for p in by_record[rec["record_id"]] if p["kind"] == "completion")
+
+    qa = [q for q in load_qa() if not ids & set(q["concept_ids"])]
+    general = [
+        qa[i] for i in sorted(rng.choice(len(qa), size=min(cfg.general_items, len(qa)), replace=False))
+    ]
+    return {
+        "forget": forget,
+        "retain": retain,
+        "holdout": holdout,
+        "forget_mcq": [mcq(r, True) for r in forget],
+        "retain_mcq": [mcq(r, False) for r in retain],
+        "holdout_mcq": [mcq(r, True) for r in holdout],
+        "forget_completion": [completion(r) for r in forget],
+        "retain_completion": [completion(r) for r in retain],
+        "general": general,
+    }
+
+
+def training_docs(data: dict[str, list[dict[str, Any]]], tokenizer: Any) -> dict[str, list[dict[str, str]]]:
+    """The texts the model memorises: each record's note and its MCQ probe rendered with the chat template."""
+    from unlearn.data import render_mcq
+
+    out: dict[str, list[dict[str, str]]] = {}
+    for part in ("forget", "retain"):
+        docs = [{"doc_id": r["record_id"], "text": r["text"]} for r in data[part]]
+        docs += [{"doc_id": p["probe_id"], "text": render_mcq(p, tokenizer)} for p in data[f"{part}_mcq"]]
+        out[part] = docs
+    return out
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def completion_logprob(model: Any, tokenizer: Any, probes: list[dict[str, Any]]) -> float:
+    """Mean per-token log-likelihood of each completion target after its prompt, averaged over probes."""
+    from unlearn.eval.scoring import continuation_logprobs
+
+    values = []
+    for p in probes:
+        prefix = tokenizer(p["prompt"], add_special_tokens=False)["input_ids"]
+        target = tokenizer(" " + p["target"], add_special_tokens=False)["input_ids"]
+        values.append(float(continuation_logprobs(model, prefix, [target])[0].mean()))
+    return float(np.mean(values))
+
+
+@torch.no_grad()
+def complete(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int = 12) -> str:
+    """Greedy continuation of a plain-text prompt."""
+    from unlearn.models import generate
+
+    return generate(model, tokenizer, prompt, max_new_tokens=max_new_tokens)
+
+
+def evaluate_model(model: Any, tokenizer: Any, data: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Every demo figure for one model."""
+    from unlearn.eval.mia import mia_aucs
+    from unlearn.eval.scoring import score_mcq
+
+    model.eval()
+    mia = mia_aucs(
+        model, tokenizer, [r["text"] for r in data["forget"]], [r["text"] for r in data["holdout"]]
+    )
+    return {
+        "forget_acc": score_mcq(model, tokenizer, data["forget_mcq"], desc="forget MCQ").accuracy,
+        "forget_holdout_acc": score_mcq(model, tokenizer, data["holdout_mcq"], desc="holdout MCQ").accuracy,
+        "retain_acc": score_mcq(model, tokenizer, data["retain_mcq"], desc="retain MCQ").accuracy,
+        "general_acc": score_mcq(model, tokenizer, data["general"], desc="general MCQ").accuracy,
+        "forget_target_logp": completion_logprob(model, tokenizer, data["forget_completion"]),
+        "retain_target_logp": completion_logprob(model, tokenizer, data["retain_completion"]),
+        "mia_auc": mia.auc,
+    }
+
+
+# ----------------------------------------------------------------------------------------------- stages
+def _records_for(tokenizer: Any, docs: list[dict[str, str]], max_length: int = 160) -> list[Any]:
+    from unlearn.data import Record
+
+    out = []
+    for d in docs:
+        ids = tokenizer(d["text"], add_special_tokens=False)["input_ids"][:max_length]
+        out.append(Record(d["doc_id"], ids, [0] * len(ids), [0] * len(ids), [1.0] * len(ids)))
+    return out
+
+
+def _finetune_stage(model_name: str, docs: list[dict[str, str]], recipe: FinetuneConfig, desc: str):
+    def run(out: Path) -> dict[str, Any]:
+        from unlearn.finetune import finetune
+        from unlearn.models import load_model
+        from unlearn.outputs import save_model
+
+        model, tok = load_model(model_name)
+        info = finetune(model, _records_for(tok, docs), recipe, out, pad_id=tok.pad_token_id, desc=desc)
+        save_model(model, tok, out / "model")
+        return {k: v for k, v in info.items() if k != "losses"} | {"documents": len(docs)}
+
+    return run
+
+
+def _evaluate_stage(model_dir: str, data: dict[str, list[dict[str, Any]]]):
+    def run(out: Path) -> dict[str, Any]:
+        from unlearn.models import load_model
+
+        model, tok = load_model(model_dir)
+        return evaluate_model(model, tok, data)
+
+    return run
+
+
+def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
+    """Run (or reuse) every stage; return the results dict that the report and the table show."""
+    from hierarchy.levels import build_hierarchy
+    from hierarchy.masks import write_masks
+    from hierarchy.roles import assign_roles
+    from hierarchy.scope import Scope
+    from hierarchy.store import read_hierarchy, write_hierarchy
+    from hierarchy.tagger import build_nlp, tag_texts
+    from ontology.loader import load
+    from ontology.store import read_graph, write_graph
+    from unlearn.demo import DEFAULT_SCOPES, ontology_path
+    from unlearn.eval.metrics import method_row
+    from unlearn.eval.report import write_report
+    from unlearn.models import load_tokenizer, prepare
+    from unlearn.stages import StageRunner
+
+    out = Path(out_dir)
+    runner = StageRunner(out / "stages")
+    preset = cfg.preset()
+    t0 = time.perf_counter()
+    model_dir = str(prepare(cfg.model))
+    prepare_s = time.perf_counter() - t0
+    tok = load_tokenizer(model_dir)
+    data = select_demo_data(cfg)
+    docs = training_docs(data, tok)
+    scope_root = DEFAULT_SCOPES.get(cfg.scope, cfg.scope)
+
+    def ontology_stage(work: Path) -> dict[str, Any]:
+        ttl, owl = load(ontology_path("ttl")), load(ontology_path("owl"))
+        if set(ttl.graph.nodes) != set(owl.graph.nodes) or set(ttl.graph.edges) != set(owl.graph.edges):
+            raise MedunlearnError("the demo ontology's Turtle and RDF/XML files disagree; regenerate data/")
+        write_graph(ttl, work / "graph")
+        return ttl.stats()
+
+    onto = runner.run("ontology", {"ttl": str(ontology_path("ttl"))}, ontology_stage)
+
+    def hierarchy_stage(work: Path) -> dict[str, Any]:
+        hier = build_hierarchy(read_graph(onto.path / "graph"))
+        write_hierarchy(hier, work / "hier")
+        return hier.stats()
+
+    hier_stage = runner.run("hierarchy", {"graph": onto.path.name}, hierarchy_stage)
+
+    def masks_stage(work: Path) -> dict[str, Any]:
+        hier = read_hierarchy(hier_stage.path / "hier")
+        scope = Scope.parse([scope_root], hier)
+        roles = assign_roles(hier, scope)
+        table = {cid: (r.role, r.level, r.weight) for cid, r in roles.items()}
+        nlp = build_nlp(hier)
+        info: dict[str, Any] = {}
+        for part in ("forget", "retain"):
+            rows = [
+                {**d, "spans": spans}
+                for d, spans in zip(docs[part], tag_texts(nlp, [d["text"] for d in docs[part]]), strict=True)
+            ]
+            _write_jsonl(work / f"{part}.spans.jsonl", rows)
+            info[part] = write_masks(
+                rows, tok, table, work / f"{part}.parquet",
+                tokenizer_name=cfg.model, scope=cfg.scope, scope_ids=sorted(scope.concepts), chat_template=False,
+            )  # fmt: skip
+        if info["forget"]["tokens_by_role"]["target"] == 0:
+            raise MedunlearnError(f"scope {cfg.scope!r} marks no target token in the forget records")
+        return info
+
+    masks = runner.run(
+        "masks",
+        {"hier": hier_stage.path.name, "scope": cfg.scope, "model": model_dir, **_data_key(data)},
+        masks_stage,
+    )
+    recipe = FinetuneConfig(**preset["memorize"], seed=cfg.seed)
+    memo = runner.run(
+        "memorize",
+        {"model": model_dir, "recipe": recipe.model_dump(), **_data_key(data)},
+        _finetune_stage(model_dir, docs["forget"] + docs["retain"], recipe, "memorize"),
+    )
+    oracle = runner.run(
+        "oracle",
+        {"model": model_dir, "recipe": recipe.model_dump(), "retain": _data_key(data)["retain"]},
+        _finetune_stage(model_dir, docs["retain"], recipe, "oracle"),
+    )
+    unlearned: dict[str, Any] = {}
+    for method in cfg.methods:
+        unlearned[method] = runner.run(
+            f"unlearn-{method}",
+            {
+                k: v
+                for k, v in _unlearn_config(cfg, method, memo.path, masks.path, out).items()
+                if k != "output"
+            },
+            _unlearn_stage(cfg, method, memo.path, masks.path),
+            label=f"unlearn {method}",
+        )
+    models = {"base": model_dir, "memorized": str(memo.path / "model"), "oracle": str(oracle.path / "model")}
+    models |= {m: str(r.path / "model") for m, r in unlearned.items()}
+    evals = {
+        name: runner.run(f"evaluate-{name}", {"model": path, **_data_key(data)}, _evaluate_stage(path, data),
+                         label=f"evaluate {name}").info
+        for name, path in models.items()
+    }  # fmt: skip
+
+    def accs(e: dict[str, Any]) -> dict[str, float]:
+        return {
+            "forget": e["forget_acc"],
+            "forget_holdout": e["forget_holdout_acc"],
+            "retain": e["retain_acc"],
+            "retain_holdout": e["general_acc"],
+        }
+
+    rows: dict[str, Any] = {}
+    for name in models:
+        changed = None
+        wall = None
+        if name in unlearned:
+            manifest = json.loads((unlearned[name].path / "manifest.json").read_text())
+            changed, wall = manifest["changed_fraction"], manifest["wall_seconds"]
+        rows[name] = method_row(
+            accs(evals[name]), accs(evals["memorized"]), accs(evals["oracle"]),
+            evals[name]["mia_auc"], evals["oracle"]["mia_auc"], changed_param_fraction=changed, wall_s=wall,
+        )  # fmt: skip
+        rows[name]["forget_target_logp"] = evals[name]["forget_target_logp"]
+        rows[name]["retain_target_logp"] = evals[name]["retain_target_logp"]
+    completions = _completions(models, data, cfg.methods[0])
+    results = {
+        "suite": f"demo ({cfg.scope})",
+        "size": "demo",
+        "model": cfg.model,
+        "methods": rows,
+        "split_sizes": {
+            "forget": len(data["forget_mcq"]),
+            "forget_holdout": len(data["holdout_mcq"]),
+            "retain": len(data["retain_mcq"]),
+            "retain_holdout (general QA)": len(data["general"]),
+        },
+        "config_hashes": {r.name: r.path.name.rsplit("-", 1)[-1] for r in runner.results},
+        "curves": {m: _curve(r.path) for m, r in unlearned.items()},
+        "completions": completions,
+        "timings": [{"stage": "prepare model", "seconds": round(prepare_s, 1), "cached": False}]
+        + runner.timings(),
+        "masks": {k: v["tokens_by_role"] for k, v in masks.info.items()},
+    }
+    paths = write_report(results, out / "report")
+    results["report"] = str(paths["html"])
+    return results
+
+
+def _data_key(data: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {part: [r.get("record_id") or r.get("qa_id") for r in rows] for part, rows in data.items()}
+
+
+def _unlearn_config(cfg: DemoConfig, method: str, memo: Path, masks: Path, workdir: Path) -> dict[str, Any]:
+    preset = cfg.preset()
+    return {
+        "model": {"name": str(memo / "model")},
+        "data": {
+            "forget": str(masks / "forget.parquet"),
+            "retain": [str(masks / "retain.parquet")],
+            "max_length": 160,
+        },
+        "method": {"name": method},
+        "train": {
+            "steps": preset["unlearn_steps"],
+            "batch_size": preset["batch_size"],
+            "lr": preset["lr"].get(method, preset["lr"]["graddiff"]),
+            "seed": cfg.seed,
+            "checkpoint_every": 4,
+        },
+        "output": {"dir": str(workdir)},
+    }
+
+
+def _unlearn_stage(cfg: DemoConfig, method: str, memo: Path, masks: Path):
+    def run(out: Path) -> dict[str, Any]:
+        from ontology.common.config import validate_config
+        from unlearn.config import RunConfig
+        from unlearn.trainer import Unlearner
+
+        run_cfg = validate_config(
+            _unlearn_config(cfg, method, memo, masks, out), RunConfig, source=f"demo {method}"
+        )
+        result = Unlearner(run_cfg).run()
+        if result.status == "interrupted":
+            raise KeyboardInterrupt
+        return {"status": result.status, "reason": result.reason, "steps": result.steps}
+
+    return run
+
+
+def _curve(path: Path) -> list[dict[str, Any]]:
+    history = path / "history.json"
+    if not history.is_file():
+        return []
+    return [
+        {"step": h["step"], "forget_loss": h.get("forget"), "retain_loss": h.get("retain")}
+        for h in json.loads(history.read_text())
+    ]
+
+
+def _completions(
+    models: dict[str, str], data: dict[str, list[dict[str, Any]]], method: str
+) -> list[dict[str, Any]]:
+    from unlearn.models import load_model
+
+    probes = data["forget_completion"][:2] + data["retain_completion"][:1]
+    kinds = ["forgotten record", "forgotten record", "kept record"]
+    loaded = {name: load_model(models[name]) for name in ("memorized", method)}
+    out = []
+    for kind, p in zip(kinds, probes, strict=True):
+        row = {"kind": kind, "prompt": p["prompt"], "expected": p["target"]}
+        for name, (model, tok) in loaded.items():
+            row[name] = complete(model, tok, p["prompt"])
+        out.append(row)
+    return out
+
+
+def write_summary(results: dict[str, Any], out_dir: str | Path) -> Path:
+    """Save the demo's results next to its report (``demo-results.json``)."""
+    return atomic_write_json(Path(out_dir) / "demo-results.json", results)
