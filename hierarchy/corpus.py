@@ -176,7 +176,9 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         return _json_records(path)
     if suffix in (".csv", ".tsv"):
         return _csv_records(path)
-    raise InputError("unknown corpus format (use .jsonl, .json, .csv, .parquet or a datasets directory)", path=path)
+    raise InputError(
+        "unknown corpus format (use .jsonl, .json, .csv, .parquet or a datasets directory)", path=path
+    )
 
 
 def _as_text(value: Any) -> str:
@@ -353,7 +355,14 @@ def tag_corpus(
     fmt = fmt or ("parquet" if out.suffix == ".parquet" else "jsonl")
     if fmt not in ("jsonl", "parquet"):
         raise InputError(f"unknown output format {fmt!r} (jsonl or parquet)")
-    key = config_hash({"corpus": str(Path(corpus).resolve()), "fields": list(text_fields), "id": id_field, **(settings or {})})
+    key = config_hash(
+        {
+            "corpus": str(Path(corpus).resolve()),
+            "fields": list(text_fields),
+            "id": id_field,
+            **(settings or {}),
+        }
+    )
     partial = out.with_name(out.name + ".partial")
     meta = out.with_name(out.name + ".partial.json")
     done: set[str] = set()
@@ -363,7 +372,11 @@ def tag_corpus(
         partial.unlink(missing_ok=True)
         atomic_write_json(meta, {"key": key})
     report = ReadReport()
-    docs = (d for d in iter_documents(corpus, text_fields, id_field=id_field, report=report) if d.doc_id not in done)
+    docs = (
+        d
+        for d in iter_documents(corpus, text_fields, id_field=id_field, report=report)
+        if d.doc_id not in done
+    )
     n_docs = n_spans = 0
     with open(partial, "a", encoding="utf-8") as fh, bar(desc="tagging", unit="doc") as pbar:
         for doc, spans in tag_documents(nlp, docs, workers=workers):

@@ -14,14 +14,15 @@ first: the abbreviation detector is quadratic in the number of parentheses of on
 
 from __future__ import annotations
 
+import bisect
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import spacy
-from scispacy.abbreviation import AbbreviationDetector  # noqa: F401  (registers "abbreviation_detector")
+from scispacy.abbreviation import AbbreviationDetector, filter_matches
 from scispacy.custom_tokenizer import combined_rule_tokenizer
 from spacy.attrs import IDX, LENGTH, ORTH
 from spacy.language import Language
@@ -38,11 +39,23 @@ warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
 _TRANSPARENT = frozenset({"'s", "’s", "'", "’"})
 _CACHE_LIMIT = 500_000
 
-for _name, _default in (("concept_id", None), ("level", 0), ("role", 0)):
-    if not Span.has_extension(_name):
-        Span.set_extension(_name, default=_default)
+
+def _kb_field(span: Span, i: int) -> int:
+    parts = span.kb_id_.split(":")
+    return int(parts[i]) if len(parts) == 2 else 0
+
+
+# a span's concept is its label, its level and role are stored as "level:role" in its kb_id
+Span.set_extension("concept_id", getter=lambda sp: sp.label_ or None, force=True)
+Span.set_extension("level", getter=lambda sp: _kb_field(sp, 0), force=True)
+Span.set_extension("role", getter=lambda sp: _kb_field(sp, 1), force=True)
 if not Doc.has_extension("concept_abbreviations"):
     Doc.set_extension("concept_abbreviations", default=None)
+
+
+def make_span(doc: Doc, start: int, end: int, concept_id: str, level: int, role: int) -> Span:
+    """A concept span: ``span._.concept_id``, ``span._.level`` and ``span._.role`` read from it."""
+    return Span(doc, start, end, label=concept_id, kb_id=f"{level}:{role}")
 
 
 @Language.factory("concept_matcher", default_config={"spans_key": SPANS_KEY})
@@ -126,15 +139,13 @@ class ConceptMatcher:
         spans = []
         for s in sorted(chosen):
             e, entry = chosen[s]
-            span = Span(doc, s, e, label=entry.concept_id)
-            span._.concept_id = entry.concept_id
-            span._.level = entry.level
-            span._.role = entry.role
-            spans.append(span)
+            spans.append(make_span(doc, s, e, entry.concept_id, entry.level, entry.role))
         doc.spans[self.spans_key] = spans
         return doc
 
-    def _inherit_abbreviations(self, doc: Doc, chosen: dict[int, tuple[int, Entry]], taken: bytearray) -> None:
+    def _inherit_abbreviations(
+        self, doc: Doc, chosen: dict[int, tuple[int, Entry]], taken: bytearray
+    ) -> None:
         assert self.lexicon is not None
         by_end = {e: (s, ent) for s, (e, ent) in chosen.items()}
         inherited: dict[str, Entry] = {}
@@ -160,6 +171,44 @@ class ConceptMatcher:
         doc._.concept_abbreviations = inherited
 
 
+class ParenthesisAbbreviationDetector(AbbreviationDetector):
+    """scispaCy's abbreviation detector (Schwartz & Hearst), started only where parentheses are.
+
+    scispaCy runs a ``( … )`` token Matcher and an (often empty) global Matcher over every document,
+    which costs about a third of the tagging time. Here the candidate ``( … )`` windows come from a
+    scan of the token texts (same windows: 1 to 8 tokens inside the brackets), and scispaCy's own
+    ``filter_matches``/``find_matches_for`` run only when there is a candidate.
+    """
+
+    def __call__(self, doc: Doc) -> Doc:
+        orths = doc.to_array(ORTH)
+        opens = (orths == self.vocab_open).nonzero()[0].tolist()
+        if not opens:
+            return doc
+        closes = (orths == self.vocab_close).nonzero()[0].tolist()
+        matches = []
+        for o in opens:  # closing brackets 1 to 8 tokens after the opening one
+            for c in closes[bisect.bisect_left(closes, o + 2) : bisect.bisect_right(closes, o + 9)]:
+                matches.append((0, o + 1, c))
+        filtered = filter_matches(sorted(matches, key=lambda m: (m[1], m[2])), doc)
+        if not filtered:
+            return doc
+        for long_form, short_forms in self.find_matches_for(filtered, doc):
+            for short in short_forms:
+                short._.long_form = long_form
+                doc._.abbreviations.append(short)
+        return doc
+
+
+@Language.factory("paren_abbreviation_detector")
+def make_paren_abbreviation_detector(nlp: Language, name: str) -> ParenthesisAbbreviationDetector:
+    """spaCy factory of :class:`ParenthesisAbbreviationDetector`."""
+    det = ParenthesisAbbreviationDetector(nlp, name)
+    det.vocab_open = nlp.vocab.strings.add("(")
+    det.vocab_close = nlp.vocab.strings.add(")")
+    return det
+
+
 def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True) -> Language:
     """The tagging pipeline for an already built lexicon.
 
@@ -174,10 +223,12 @@ def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True) -> Language:
     [('anxiety disorder', 'X:1', 3)]
     """
     nlp = spacy.blank("en")
-    nlp.tokenizer = combined_rule_tokenizer(nlp)
+    with warnings.catch_warnings():  # scispaCy's infix regex trips a FutureWarning of the re module
+        warnings.simplefilter("ignore", FutureWarning)
+        nlp.tokenizer = combined_rule_tokenizer(nlp)
     if abbreviations:
-        nlp.add_pipe("abbreviation_detector")
-    matcher = nlp.add_pipe("concept_matcher")
+        nlp.add_pipe("paren_abbreviation_detector")
+    matcher = cast(ConceptMatcher, nlp.add_pipe("concept_matcher"))
     matcher.set_lexicon(lexicon)
     return nlp
 
@@ -204,7 +255,9 @@ def resolve_hierarchy(source: Any) -> Any:
         from ontology.loader import load
 
         return build_hierarchy(load(path))
-    raise InputError("not a hierarchy directory (levels.parquet), graph directory or ontology file", path=path)
+    raise InputError(
+        "not a hierarchy directory (levels.parquet), graph directory or ontology file", path=path
+    )
 
 
 def build_nlp(
@@ -224,8 +277,8 @@ def build_nlp(
     abbreviations : bool
         Run scispaCy's abbreviation detector so that short forms inherit their long form's concept.
     linker : bool
-        Add the fuzzy fallback (scispaCy candidate generator over the graph's own names) for text
-        the exact matcher leaves untagged.
+        Add the fuzzy fallback :class:`ConceptLinker` (scispaCy's candidate generator over the graph's
+        own names) for word runs the exact matcher leaves untagged.
     scope : iterable of str, optional
         Forget scope: spans then carry ``span._.role`` (otherwise every role is 0).
     """
@@ -241,10 +294,106 @@ def build_nlp(
         roles = {cid: r.role for cid, r in table.items()}
     nlp = make_pipeline(Lexicon.from_graph(cg, levels, roles), abbreviations=abbreviations)
     if linker:
-        from hierarchy.linker import add_fuzzy_linker
-
-        add_fuzzy_linker(nlp, cg, levels, roles)
+        fuzzy = cast(ConceptLinker, nlp.add_pipe("concept_linker", after="concept_matcher"))
+        fuzzy.set_generator(graph_candidate_generator(cg), levels, roles)
     return nlp
+
+
+def graph_candidate_generator(cg: ConceptGraph, *, hnsw_m: int = 16, ef_construction: int = 100) -> Any:
+    """A scispaCy ``CandidateGenerator`` over the labels and synonyms of ``cg`` (nothing downloaded).
+
+    Same recipe as scispaCy's ``create_tfidf_ann_index`` (TF-IDF of character 3-grams, nmslib HNSW,
+    cosine), with lighter HNSW settings so that a 30k-concept graph indexes in seconds, not minutes.
+    """
+    import nmslib
+    import numpy as np
+    from scispacy.candidate_generation import CandidateGenerator
+    from scispacy.linking_utils import Entity, KnowledgeBase
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    entities = [
+        Entity(cid, a["label"], [t for t, _ in a.get("synonyms") or ()], [], a.get("definition"))
+        for cid, a in cg.graph.nodes(data=True)
+        if (a.get("label") or "").strip() and not a.get("obsolete")
+    ]
+    if not entities:
+        raise InputError("no concept has a label to link to")
+    kb = KnowledgeBase(entities)
+    aliases = list(kb.alias_to_cuis)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), min_df=1, dtype=np.float32)
+    vectors = vectorizer.fit_transform(aliases)
+    keep = np.asarray(vectors.sum(axis=1)).reshape(-1) != 0
+    aliases = [a for a, k in zip(aliases, keep, strict=True) if k]
+    index = nmslib.init(method="hnsw", space="cosinesimil_sparse", data_type=nmslib.DataType.SPARSE_VECTOR)
+    index.addDataPointBatch(vectors[keep])
+    index.createIndex({"M": hnsw_m, "efConstruction": ef_construction, "post": 0}, print_progress=False)
+    return CandidateGenerator(index, vectorizer, aliases, kb, ef_search=100)
+
+
+@Language.factory(
+    "concept_linker", default_config={"threshold": 0.85, "max_words": 5, "spans_key": SPANS_KEY}
+)
+def make_concept_linker(
+    nlp: Language, name: str, threshold: float, max_words: int, spans_key: str
+) -> ConceptLinker:
+    """spaCy factory; the candidate generator is attached with :meth:`ConceptLinker.set_generator`."""
+    return ConceptLinker(threshold=threshold, max_words=max_words, spans_key=spans_key)
+
+
+class ConceptLinker:
+    """Fuzzy fallback: link runs of content words that no exact span covers to their nearest concept name.
+
+    A run is up to ``max_words`` consecutive alphabetic tokens that are not stop words; it becomes a span
+    when its best candidate's cosine similarity (TF-IDF character 3-grams) reaches ``threshold``.
+    """
+
+    def __init__(self, *, threshold: float = 0.85, max_words: int = 5, spans_key: str = SPANS_KEY) -> None:
+        self.threshold = threshold
+        self.max_words = max_words
+        self.spans_key = spans_key
+        self.generator: Any = None
+        self.levels: Mapping[str, int] = {}
+        self.roles: Mapping[str, int] = {}
+
+    def set_generator(self, generator: Any, levels: Mapping[str, int], roles: Mapping[str, int]) -> None:
+        """Attach the candidate generator and the level/role of each concept."""
+        self.generator, self.levels, self.roles = generator, levels, roles
+
+    def __call__(self, doc: Doc) -> Doc:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        if self.generator is None:
+            raise MedunlearnError(
+                "concept_linker has no candidate generator: build the pipeline with build_nlp()"
+            )
+        existing = list(doc.spans.get(self.spans_key, []))
+        covered = bytearray(len(doc))
+        for sp in existing:
+            covered[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
+        runs: list[tuple[int, int]] = []
+        start = None
+        for tok in doc:
+            ok = not covered[tok.i] and tok.is_alpha and tok.lower_ not in STOP_WORDS
+            if ok and start is None:
+                start = tok.i
+            if start is not None and (not ok or tok.i + 1 - start >= self.max_words):
+                runs.append((start, tok.i + 1 if ok else tok.i))
+                start = None
+        if start is not None:
+            runs.append((start, len(doc)))
+        if not runs:
+            return doc
+        found = []
+        for (s, e), cands in zip(runs, self.generator([doc[s:e].text for s, e in runs], 5), strict=True):
+            best = max(cands, key=lambda c: max(c.similarities), default=None)
+            if best is not None and max(best.similarities) >= self.threshold:
+                cid = best.concept_id
+                found.append(
+                    make_span(doc, s, e, cid, int(self.levels.get(cid, 0)), int(self.roles.get(cid, 0)))
+                )
+        if found:
+            doc.spans[self.spans_key] = sorted(existing + found, key=lambda sp: sp.start)
+        return doc
 
 
 _PARA = re.compile(r"\n[ \t]*\n\s*")
@@ -282,18 +431,28 @@ def _cut(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int,
         yield start, text[start:end]
 
 
-def doc_spans(doc: Doc, offset: int = 0, key: str = SPANS_KEY) -> list[dict[str, Any]]:
-    """The spans of one doc as ``{"start", "end", "text", "concept_id", "level"}`` dicts."""
-    return [
-        {
-            "start": s.start_char + offset,
-            "end": s.end_char + offset,
-            "text": s.text,
-            "concept_id": s._.concept_id,
-            "level": int(s._.level),
-        }
-        for s in doc.spans.get(key, [])
-    ]
+def doc_spans(
+    doc: Doc, offset: int = 0, key: str = SPANS_KEY, text: str | None = None
+) -> list[dict[str, Any]]:
+    """The spans of one doc as ``{"start", "end", "text", "concept_id", "level"}`` dicts.
+
+    ``text`` is the string the doc was made from (saves rebuilding ``doc.text``).
+    """
+    text = doc.text if text is None else text
+    out = []
+    for s in doc.spans.get(key, []):
+        a, b = s.start_char, s.end_char
+        level = s.kb_id_.split(":")[0]
+        out.append(
+            {
+                "start": a + offset,
+                "end": b + offset,
+                "text": text[a:b],
+                "concept_id": s.label_,
+                "level": int(level or 0),
+            }
+        )
+    return out
 
 
 def tag_texts(nlp: Language, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[list[dict[str, Any]]]:
@@ -318,11 +477,11 @@ def _tag_batch(nlp: Language, texts: list[str], batch_size: int) -> Iterator[lis
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
         docs = nlp.pipe((c for _, _, c in pieces), batch_size=batch_size)
-        for (i, off, _), doc in zip(pieces, docs, strict=True):
-            spans[i].extend(doc_spans(doc, off))
+        for (i, off, chunk), doc in zip(pieces, docs, strict=True):
+            spans[i].extend(doc_spans(doc, off, text=chunk))
             abbrevs[i].update(doc._.concept_abbreviations or {})
     for text, found, known in zip(texts, spans, abbrevs, strict=True):
-        if known and len(found) < 10_000:
+        if known:
             _spread_abbreviations(text, found, known)
         yield found
 
@@ -330,17 +489,23 @@ def _tag_batch(nlp: Language, texts: list[str], batch_size: int) -> Iterator[lis
 def _spread_abbreviations(text: str, spans: list[dict[str, Any]], known: dict[str, Entry]) -> None:
     """Tag every other occurrence of a defined short form (replacing a span of exactly that text)."""
     exact = {(s["start"], s["end"]): s for s in spans}
-    taken = list(exact)
-    for short, entry in known.items():
-        for m in re.finditer(rf"(?<!\w){re.escape(short)}(?!\w)", text):
-            span = exact.get((m.start(), m.end()))
-            if span is not None:
-                span.update(concept_id=entry.concept_id, level=entry.level)
-            elif not any(a < m.end() and m.start() < b for a, b in taken):
-                taken.append((m.start(), m.end()))
-                spans.append(
-                    {"start": m.start(), "end": m.end(), "text": short, "concept_id": entry.concept_id, "level": entry.level}
-                )
+    taken = sorted(exact)  # non-overlapping (start, end), sorted
+    alternatives = "|".join(re.escape(k) for k in sorted(known, key=len, reverse=True))
+    for m in re.finditer(rf"(?<!\w)(?:{alternatives})(?!\w)", text):
+        short = m.group()
+        entry = known[short]
+        a, b = m.span()
+        span = exact.get((a, b))
+        if span is not None:
+            span.update(concept_id=entry.concept_id, level=entry.level)
+            continue
+        k = bisect.bisect_left(taken, (a, b))
+        if (k > 0 and taken[k - 1][1] > a) or (k < len(taken) and taken[k][0] < b):
+            continue
+        taken.insert(k, (a, b))
+        new = {"start": a, "end": b, "text": short, "concept_id": entry.concept_id, "level": entry.level}
+        spans.append(new)
+        exact[(a, b)] = new
     spans.sort(key=lambda s: s["start"])
 
 

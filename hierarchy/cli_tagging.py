@@ -1,0 +1,157 @@
+"""``medunlearn hierarchy tag`` and ``medunlearn hierarchy masks [build|preview]``.
+
+``masks`` is a command group whose default subcommand is ``build``: ``masks SPANS --tokenizer …``
+is the same as ``masks build SPANS --tokenizer …``; ``masks preview MASKS`` shows a result.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from ontology.common.atomic import atomic_write_text
+from ontology.common.hashing import sha256_file
+
+
+def _source_hash(path: Path) -> str:
+    for name in ("levels.parquet", "nodes.parquet"):
+        if (path / name).is_file():
+            return sha256_file(path / name)
+    return sha256_file(path) if path.is_file() else str(path.resolve())
+
+
+def tag_cmd(
+    graph: Path = typer.Argument(..., help="Graph directory, hierarchy directory (HIER) or ontology file."),
+    corpus: Path = typer.Argument(
+        ..., help="JSONL, JSON, CSV, Parquet file or a datasets save_to_disk directory."
+    ),
+    out: Path = typer.Option(..., "-o", "--out", help="SPANS output (.jsonl or .parquet)."),
+    text_field: list[str] = typer.Option(
+        ["text"], "--text-field", "-f", help="Field to tag; repeat to join several (blank line between)."
+    ),
+    id_field: str | None = typer.Option(
+        None, help="Field with the document id (default: doc_id/id/pmid or row number)."
+    ),
+    workers: int = typer.Option(1, min=1, help="Tagging processes."),
+    fmt: str | None = typer.Option(
+        None, "--format", help="jsonl or parquet (default: from the output suffix)."
+    ),
+    no_abbreviations: bool = typer.Option(False, help="Skip scispaCy's abbreviation detector."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Tag CORPUS with the concepts of GRAPH and write one row per document with its spans (resumable)."""
+    from hierarchy.corpus import tag_corpus
+    from hierarchy.tagger import build_nlp, resolve_hierarchy
+
+    hier = resolve_hierarchy(graph)
+    nlp = build_nlp(hier, abbreviations=not no_abbreviations)
+    settings = {"graph": _source_hash(graph), "abbreviations": not no_abbreviations}
+    summary = tag_corpus(
+        nlp, corpus, out, list(text_field), id_field=id_field, fmt=fmt, workers=workers, settings=settings
+    )
+    summary["skipped"] = len(summary["skipped"])
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(
+            f"{summary['documents']} documents ({summary['resumed']} resumed, {summary['skipped']} empty skipped), "
+            f"{summary['spans']} spans → {out}"
+        )
+
+
+class DefaultBuildGroup(TyperGroup):
+    """A group that runs ``build`` when the first argument is not one of its subcommands."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+masks_app = typer.Typer(
+    cls=DefaultBuildGroup,
+    no_args_is_help=True,
+    help="Per-token role/level/weight masks for a tokenizer: `masks SPANS …` builds, `masks preview MASKS` shows.",
+)
+
+
+@masks_app.command("build")
+def masks_build_cmd(
+    spans: Path = typer.Argument(..., help="SPANS file from `hierarchy tag`."),
+    tokenizer: str = typer.Option(
+        ..., help="Local Hugging Face directory or prepared model name (tiny-llama, smollm2)."
+    ),
+    hierarchy: Path = typer.Option(
+        ..., "--hierarchy", help="Hierarchy directory (HIER) or graph the spans came from."
+    ),
+    scope: str = typer.Option(
+        ..., help="Forget scope: concept ids, tree numbers or labels, comma-separated."
+    ),
+    out: Path = typer.Option(..., "-o", "--out", help="MASKS Parquet file to write."),
+    chat_template: bool = typer.Option(
+        True, "--chat-template/--no-chat-template", help="Render as the user turn."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Project the concept spans of SPANS onto TOKENIZER's tokens with roles for SCOPE."""
+    from hierarchy.corpus import read_spans
+    from hierarchy.masks import load_fast_tokenizer, write_masks
+    from hierarchy.roles import assign_roles
+    from hierarchy.scope import Scope
+    from hierarchy.tagger import resolve_hierarchy
+
+    hier = resolve_hierarchy(hierarchy)
+    resolved = Scope.parse(scope, hier)
+    table = {cid: tuple(r) for cid, r in assign_roles(hier, resolved).items()}
+    tok = load_fast_tokenizer(tokenizer)
+    summary = write_masks(
+        read_spans(spans),
+        tok,
+        table,  # type: ignore[arg-type]
+        out,
+        tokenizer_name=tokenizer,
+        scope=scope,
+        scope_ids=resolved.root_ids,
+        chat_template=chat_template,
+        settings={"spans": sha256_file(spans), "hierarchy": _source_hash(hierarchy)},
+    )
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        roles = summary["tokens_by_role"]
+        typer.echo(
+            f"{summary['documents']} documents, {summary['tokens']} tokens: target {roles['target']}, "
+            f"preserve {roles['preserve']}, neutral {roles['neutral']} → {out}"
+        )
+        if summary["unknown_concepts"]:
+            typer.echo(
+                f"warning: {len(summary['unknown_concepts'])} span concepts are not in the hierarchy",
+                err=True,
+            )
+
+
+@masks_app.command("preview")
+def masks_preview_cmd(
+    masks: Path = typer.Argument(..., help="MASKS Parquet file."),
+    n: int = typer.Option(3, "-n", min=1, help="Documents to show."),
+    html_out: Path | None = typer.Option(None, "--html", help="Also write an HTML page here."),
+) -> None:
+    """Show the first N documents with target tokens red and preserve tokens green."""
+    from hierarchy.masks import read_masks
+    from hierarchy.preview import show_terminal, to_html
+
+    table, meta = read_masks(masks)
+    show_terminal(table, meta, n)
+    if html_out is not None:
+        atomic_write_text(html_out, to_html(table, meta, n))
+        typer.echo(f"HTML → {html_out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``tag`` and the ``masks`` group to the ``hierarchy`` CLI group."""
+    app.command("tag")(tag_cmd)
+    app.add_typer(masks_app, name="masks")

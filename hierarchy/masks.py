@@ -1,0 +1,357 @@
+"""Per-token role/level/weight masks: concept spans projected onto a Hugging Face fast tokenizer.
+
+For every document of a SPANS file, the text (optionally rendered through the model's chat
+template as the user message, span offsets shifted to the rendered string) is tokenized with
+``return_offsets_mapping``. A token takes the role, level and weight of a concept span when all
+its non-space characters lie inside that span; every other token is neutral (role 0, level 0,
+weight 0). The projection is vectorised (``numpy.searchsorted`` over span starts).
+
+Output: the MASKS Parquet contract of ``docs/architecture.md`` (columns ``doc_id, text,
+input_ids, offsets, role, level, weight``; metadata ``tokenizer_name, tokenizer_hash, scope,
+config_hash``), written in row groups through an atomic temporary file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ontology.common.atomic import atomic_path
+from ontology.common.errors import InputError, MedunlearnError
+from ontology.common.hashing import config_hash
+from ontology.common.paths import resolve_model_dir
+from ontology.common.progress import bar
+
+MASKS_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("text", pa.string()),
+        ("input_ids", pa.list_(pa.int32())),
+        ("offsets", pa.list_(pa.list_(pa.int32()))),
+        ("role", pa.list_(pa.int8())),
+        ("level", pa.list_(pa.int8())),
+        ("weight", pa.list_(pa.float32())),
+    ]
+)
+#: role, level, weight of one concept
+RoleRow = tuple[int, int, float]
+_SPACE_CODES = np.array(
+    [
+        9,
+        10,
+        11,
+        12,
+        13,
+        32,
+        0x85,
+        0xA0,
+        0x1680,
+        *range(0x2000, 0x200B),
+        0x2028,
+        0x2029,
+        0x202F,
+        0x205F,
+        0x3000,
+    ],
+    dtype=np.uint32,
+)
+
+
+def load_fast_tokenizer(name_or_path: str | Path) -> Any:
+    """A fast (offset-mapping) tokenizer from a local directory or a prepared model name.
+
+    Raises
+    ------
+    MedunlearnError
+        When the directory has no fast tokenizer (``tokenizer.json``): offsets need one.
+    """
+    from transformers import AutoTokenizer
+
+    directory = resolve_model_dir(name_or_path)
+    try:
+        tok = AutoTokenizer.from_pretrained(str(directory), use_fast=True, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot load a tokenizer: {exc}".splitlines()[0], path=directory) from None
+    check_fast(tok, str(directory))
+    return tok
+
+
+def check_fast(tok: Any, name: str = "tokenizer") -> None:
+    """Raise a clear error for a tokenizer without offset mapping (a slow, Python tokenizer)."""
+    if not getattr(tok, "is_fast", False):
+        raise MedunlearnError(
+            f"{name}: {type(tok).__name__} is a slow tokenizer without offset mapping; "
+            "token masks need a fast tokenizer (a directory with tokenizer.json)"
+        )
+
+
+def tokenizer_hash(tok: Any) -> str:
+    """sha256 of the tokenizer's backend JSON (same definition as ``unlearn.models.tokenizer_hash``)."""
+    check_fast(tok)
+    return hashlib.sha256(tok.backend_tokenizer.to_str().encode("utf-8")).hexdigest()
+
+
+def render(tok: Any, text: str, chat_template: bool) -> tuple[str, int]:
+    """The string to tokenize and the shift of the text's offsets inside it.
+
+    With ``chat_template`` the text becomes the user message of the model's chat template.
+    """
+    if not chat_template:
+        return text, 0
+    if not getattr(tok, "chat_template", None):
+        raise MedunlearnError("the tokenizer has no chat template; pass --no-chat-template")
+    rendered = tok.apply_chat_template([{"role": "user", "content": text}], tokenize=False)
+    shift = rendered.find(text)
+    if shift < 0:
+        raise MedunlearnError("the chat template changed the message text, so span offsets cannot be shifted")
+    return rendered, shift
+
+
+def project(
+    text: str,
+    offsets: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    span_values: np.ndarray,
+) -> np.ndarray:
+    """Per-token ``[role, level, weight]`` (float array ``(n_tokens, 3)``) from char spans.
+
+    Parameters
+    ----------
+    text : str
+        The tokenized string.
+    offsets : ndarray, shape (n_tokens, 2)
+        Char start/end of each token (``(0, 0)`` for special tokens).
+    starts, ends : ndarray, shape (n_spans,)
+        Non-overlapping spans, sorted by start.
+    span_values : ndarray, shape (n_spans, 3)
+        Role, level and weight of each span.
+
+    Examples
+    --------
+    >>> text = "an anxiety disorder"
+    >>> offs = np.array([[0, 2], [2, 10], [10, 19], [0, 0]])
+    >>> project(text, offs, np.array([3]), np.array([19]), np.array([[2, 3, 0.5]])).tolist()
+    [[0.0, 0.0, 0.0], [2.0, 3.0, 0.5], [2.0, 3.0, 0.5], [0.0, 0.0, 0.0]]
+    """
+    out = np.zeros((len(offsets), 3), dtype=np.float64)
+    if len(starts) == 0 or len(offsets) == 0:
+        return out
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    nonspace = ~np.isin(codes, _SPACE_CODES)
+    cum = np.concatenate(([0], np.cumsum(nonspace)))
+    positions = np.flatnonzero(nonspace)
+    s, e = offsets[:, 0], offsets[:, 1]
+    k = np.searchsorted(positions, s)
+    first = positions[np.minimum(k, len(positions) - 1)] if len(positions) else s
+    has_char = (k < len(positions)) & (first < e)
+    idx = np.searchsorted(starts, first, side="right") - 1
+    safe = np.maximum(idx, 0)
+    span_end = ends[safe]
+    inside = has_char & (idx >= 0) & (first < span_end) & (cum[np.minimum(e, span_end)] == cum[e])
+    out[inside] = span_values[safe[inside]]
+    return out
+
+
+def _list_array(values: np.ndarray, lengths: np.ndarray, typ: pa.DataType) -> pa.Array:
+    offs = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offs), pa.array(values, type=typ))
+
+
+class MaskWriter:
+    """Stream mask rows into a Parquet file in row groups."""
+
+    def __init__(self, path: Path, metadata: Mapping[str, str]) -> None:
+        schema = MASKS_SCHEMA.with_metadata({k: str(v) for k, v in metadata.items()})
+        self.writer = pq.ParquetWriter(path, schema)
+        self.schema = schema
+        self.rows: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, doc_id: str, text: str, ids: np.ndarray, offsets: np.ndarray, values: np.ndarray) -> None:
+        self.rows.append((doc_id, text, ids, offsets, values))
+        if len(self.rows) >= 512:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        lengths = np.array([len(r[2]) for r in self.rows], dtype=np.int64)
+        ids = np.concatenate([r[2] for r in self.rows]).astype(np.int32)
+        offs = np.concatenate([r[3] for r in self.rows]).astype(np.int32).reshape(-1)
+        vals = np.concatenate([r[4] for r in self.rows])
+        inner = pa.ListArray.from_arrays(
+            pa.array(np.arange(0, len(offs) + 1, 2, dtype=np.int32)), pa.array(offs)
+        )
+        token_offsets = pa.array(np.concatenate(([0], np.cumsum(lengths))).astype(np.int32))
+        table = pa.Table.from_arrays(
+            [
+                pa.array([r[0] for r in self.rows], pa.string()),
+                pa.array([r[1] for r in self.rows], pa.string()),
+                _list_array(ids, lengths, pa.int32()),
+                pa.ListArray.from_arrays(token_offsets, inner),
+                _list_array(vals[:, 0].astype(np.int8), lengths, pa.int8()),
+                _list_array(vals[:, 1].astype(np.int8), lengths, pa.int8()),
+                _list_array(vals[:, 2].astype(np.float32), lengths, pa.float32()),
+            ],
+            schema=self.schema,
+        )
+        self.writer.write_table(table)
+        self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
+def _span_arrays(
+    spans: Sequence[Mapping[str, Any]], table: Mapping[str, RoleRow], shift: int, unknown: set[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    spans = sorted(spans, key=lambda sp: sp["start"])
+    starts = np.fromiter((sp["start"] + shift for sp in spans), dtype=np.int64, count=len(spans))
+    ends = np.fromiter((sp["end"] + shift for sp in spans), dtype=np.int64, count=len(spans))
+    vals = np.zeros((len(spans), 3), dtype=np.float64)
+    for i, sp in enumerate(spans):
+        row = table.get(sp["concept_id"])
+        if row is None:
+            unknown.add(sp["concept_id"])
+            continue
+        vals[i] = row
+    return starts, ends, vals
+
+
+def build_masks(
+    rows: Iterable[Mapping[str, Any]],
+    tok: Any,
+    table: Mapping[str, RoleRow],
+    *,
+    chat_template: bool = True,
+    batch_size: int = 256,
+    unknown: set[str] | None = None,
+) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(doc_id, rendered_text, input_ids, offsets, values)`` per SPANS row.
+
+    ``values`` is ``(n_tokens, 3)``: role, level, weight (see :func:`project`). Span concepts missing
+    from ``table`` stay neutral and are added to ``unknown``.
+    """
+    check_fast(tok)
+    unknown = set() if unknown is None else unknown
+    batch: list[Mapping[str, Any]] = []
+
+    def run(batch: list[Mapping[str, Any]]) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
+        rendered = [render(tok, r["text"], chat_template) for r in batch]
+        enc = tok(
+            [t for t, _ in rendered],
+            add_special_tokens=not chat_template,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+        )
+        for r, (text, shift), ids, offs in zip(
+            batch, rendered, enc["input_ids"], enc["offset_mapping"], strict=True
+        ):
+            offsets = np.asarray(offs, dtype=np.int64).reshape(-1, 2)
+            starts, ends, vals = _span_arrays(r["spans"], table, shift, unknown)
+            yield (
+                str(r["doc_id"]),
+                text,
+                np.asarray(ids, dtype=np.int32),
+                offsets,
+                project(text, offsets, starts, ends, vals),
+            )
+
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= batch_size:
+            yield from run(batch)
+            batch = []
+    if batch:
+        yield from run(batch)
+
+
+def write_masks(
+    rows: Iterable[Mapping[str, Any]],
+    tok: Any,
+    table: Mapping[str, RoleRow],
+    out: str | Path,
+    *,
+    tokenizer_name: str,
+    scope: str,
+    scope_ids: Sequence[str] = (),
+    chat_template: bool = True,
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the MASKS Parquet file atomically; return counts and timings.
+
+    ``scope`` is the scope as the user gave it (e.g. ``E04``), ``scope_ids`` the concept ids it resolved to.
+
+    Returns
+    -------
+    dict
+        ``documents``, ``tokens``, ``tokens_by_role`` (neutral/preserve/target), ``tokens_by_level``,
+        ``seconds``, ``config_hash``, ``unknown_concepts`` (span concepts missing from
+        the role table: they stay neutral).
+    """
+    thash = tokenizer_hash(tok)
+    chash = config_hash(
+        {"tokenizer": thash, "scope": scope, "chat_template": chat_template, **(settings or {})}
+    )
+    meta = {
+        "tokenizer_name": tokenizer_name,
+        "tokenizer_hash": thash,
+        "scope": scope,
+        "config_hash": chash,
+        "chat_template": json.dumps(chat_template),
+    }
+    by_role = np.zeros(3, dtype=np.int64)
+    by_level = np.zeros(5, dtype=np.int64)
+    n_docs = n_tokens = 0
+    unknown: set[str] = set()
+    t0 = time.perf_counter()
+    with atomic_path(out) as tmp, bar(desc="masks", unit="doc") as pbar:
+        writer = MaskWriter(tmp, meta)
+        try:
+            for doc_id, text, ids, offsets, vals in build_masks(
+                rows, tok, table, chat_template=chat_template, unknown=unknown
+            ):
+                writer.add(doc_id, text, ids, offsets, vals)
+                by_role += np.bincount(vals[:, 0].astype(np.int64), minlength=3)[:3]
+                by_level += np.bincount(vals[:, 1].astype(np.int64), minlength=5)[:5]
+                n_docs += 1
+                n_tokens += len(ids)
+                pbar.update(1)
+        finally:
+            writer.close()
+        if n_docs == 0:
+            raise InputError("no documents to write", path=str(out))
+    return {
+        "documents": n_docs,
+        "tokens": n_tokens,
+        "tokens_by_role": dict(zip(("neutral", "preserve", "target"), by_role.tolist(), strict=True)),
+        "tokens_by_level": {f"L{k}": int(v) for k, v in enumerate(by_level)},
+        "seconds": round(time.perf_counter() - t0, 3),
+        "config_hash": chash,
+        "unknown_concepts": sorted(unknown),
+        "output": str(out),
+    }
+
+
+def read_masks(path: str | Path) -> tuple[pa.Table, dict[str, str]]:
+    """The MASKS table and its metadata (decoded to ``str``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("masks file not found", path=path)
+    table = pq.read_table(path)
+    missing = [c for c in MASKS_SCHEMA.names if c not in table.column_names]
+    if missing:
+        raise InputError(f"not a masks file (missing columns {', '.join(missing)})", path=path)
+    meta = {
+        k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items() if not k.startswith(b"ARROW")
+    }
+    return table, meta
