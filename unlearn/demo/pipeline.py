@@ -11,7 +11,6 @@ membership inference compares memorised in-scope notes with held-out in-scope no
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,11 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from ontology.common.atomic import atomic_write_json, atomic_write_text
+from ontology.common.atomic import atomic_write_json
 from ontology.common.config import StrictModel
 from ontology.common.errors import MedunlearnError
 from unlearn.finetune import FinetuneConfig
+from unlearn.harness import finetune_stage, history_curve, mask_documents, unlearn_stage
 
 #: per-model defaults: (memorize recipe, unlearning steps, batch size, per-method learning rates)
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
@@ -122,11 +122,6 @@ def training_docs(data: dict[str, list[dict[str, Any]]], tokenizer: Any) -> dict
     return out
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return path
-
-
 # ----------------------------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def completion_logprob(model: Any, tokenizer: Any, probes: list[dict[str, Any]]) -> float:
@@ -170,30 +165,6 @@ def evaluate_model(model: Any, tokenizer: Any, data: dict[str, list[dict[str, An
 
 
 # ----------------------------------------------------------------------------------------------- stages
-def _records_for(tokenizer: Any, docs: list[dict[str, str]], max_length: int = 160) -> list[Any]:
-    from unlearn.data import Record
-
-    out = []
-    for d in docs:
-        ids = tokenizer(d["text"], add_special_tokens=False)["input_ids"][:max_length]
-        out.append(Record(d["doc_id"], ids, [0] * len(ids), [0] * len(ids), [1.0] * len(ids)))
-    return out
-
-
-def _finetune_stage(model_name: str, docs: list[dict[str, str]], recipe: FinetuneConfig, desc: str):
-    def run(out: Path) -> dict[str, Any]:
-        from unlearn.finetune import finetune
-        from unlearn.models import load_model
-        from unlearn.outputs import save_model
-
-        model, tok = load_model(model_name)
-        info = finetune(model, _records_for(tok, docs), recipe, out, pad_id=tok.pad_token_id, desc=desc)
-        save_model(model, tok, out / "model")
-        return {k: v for k, v in info.items() if k != "losses"} | {"documents": len(docs)}
-
-    return run
-
-
 def _evaluate_stage(model_dir: str, data: dict[str, list[dict[str, Any]]]):
     def run(out: Path) -> dict[str, Any]:
         from unlearn.models import load_model
@@ -207,11 +178,7 @@ def _evaluate_stage(model_dir: str, data: dict[str, list[dict[str, Any]]]):
 def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     """Run (or reuse) every stage; return the results dict that the report and the table show."""
     from hierarchy.levels import build_hierarchy
-    from hierarchy.masks import write_masks
-    from hierarchy.roles import assign_roles
-    from hierarchy.scope import Scope
-    from hierarchy.store import read_hierarchy, write_hierarchy
-    from hierarchy.tagger import build_nlp, tag_texts
+    from hierarchy.store import write_hierarchy
     from ontology.loader import load
     from ontology.store import read_graph, write_graph
     from unlearn.demo import DEFAULT_SCOPES, ontology_path
@@ -248,22 +215,7 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     hier_stage = runner.run("hierarchy", {"graph": onto.path.name}, hierarchy_stage)
 
     def masks_stage(work: Path) -> dict[str, Any]:
-        hier = read_hierarchy(hier_stage.path / "hier")
-        scope = Scope.parse([scope_root], hier)
-        roles = assign_roles(hier, scope)
-        table = {cid: (r.role, r.level, r.weight) for cid, r in roles.items()}
-        nlp = build_nlp(hier)
-        info: dict[str, Any] = {}
-        for part in ("forget", "retain"):
-            rows = [
-                {**d, "spans": spans}
-                for d, spans in zip(docs[part], tag_texts(nlp, [d["text"] for d in docs[part]]), strict=True)
-            ]
-            _write_jsonl(work / f"{part}.spans.jsonl", rows)
-            info[part] = write_masks(
-                rows, tok, table, work / f"{part}.parquet",
-                tokenizer_name=cfg.model, scope=cfg.scope, scope_ids=sorted(scope.concepts), chat_template=False,
-            )  # fmt: skip
+        info = mask_documents(docs, hier_stage.path / "hier", [scope_root], tok, cfg.model, work)
         if info["forget"]["tokens_by_role"]["target"] == 0:
             raise MedunlearnError(f"scope {cfg.scope!r} marks no target token in the forget records")
         return info
@@ -277,24 +229,18 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     memo = runner.run(
         "memorize",
         {"model": model_dir, "recipe": recipe.model_dump(), **_data_key(data)},
-        _finetune_stage(model_dir, docs["forget"] + docs["retain"], recipe, "memorize"),
+        finetune_stage(model_dir, docs["forget"] + docs["retain"], recipe, "memorize"),
     )
     oracle = runner.run(
         "oracle",
         {"model": model_dir, "recipe": recipe.model_dump(), "retain": _data_key(data)["retain"]},
-        _finetune_stage(model_dir, docs["retain"], recipe, "oracle"),
+        finetune_stage(model_dir, docs["retain"], recipe, "oracle"),
     )
     unlearned: dict[str, Any] = {}
     for method in cfg.methods:
+        run_cfg = _unlearn_config(cfg, method, memo.path, masks.path)
         unlearned[method] = runner.run(
-            f"unlearn-{method}",
-            {
-                k: v
-                for k, v in _unlearn_config(cfg, method, memo.path, masks.path, out).items()
-                if k != "output"
-            },
-            _unlearn_stage(cfg, method, memo.path, masks.path),
-            label=f"unlearn {method}",
+            f"unlearn-{method}", run_cfg, unlearn_stage(run_cfg, f"demo {method}"), label=f"unlearn {method}"
         )
     models = {"base": model_dir, "memorized": str(memo.path / "model"), "oracle": str(oracle.path / "model")}
     models |= {m: str(r.path / "model") for m, r in unlearned.items()}
@@ -317,8 +263,7 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
         changed = None
         wall = None
         if name in unlearned:
-            manifest = json.loads((unlearned[name].path / "manifest.json").read_text())
-            changed, wall = manifest["changed_fraction"], manifest["wall_seconds"]
+            changed, wall = unlearned[name].info["changed_fraction"], unlearned[name].info["wall_seconds"]
         rows[name] = method_row(
             accs(evals[name]), accs(evals["memorized"]), accs(evals["oracle"]),
             evals[name]["mia_auc"], evals["oracle"]["mia_auc"], changed_param_fraction=changed, wall_s=wall,
@@ -338,7 +283,7 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
             "retain_holdout (general QA)": len(data["general"]),
         },
         "config_hashes": {r.name: r.path.name.rsplit("-", 1)[-1] for r in runner.results},
-        "curves": {m: _curve(r.path) for m, r in unlearned.items()},
+        "curves": {m: history_curve(r.path) for m, r in unlearned.items()},
         "completions": completions,
         "timings": [{"stage": "prepare model", "seconds": round(prepare_s, 1), "cached": False}]
         + runner.timings(),
@@ -353,7 +298,7 @@ def _data_key(data: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return {part: [r.get("record_id") or r.get("qa_id") for r in rows] for part, rows in data.items()}
 
 
-def _unlearn_config(cfg: DemoConfig, method: str, memo: Path, masks: Path, workdir: Path) -> dict[str, Any]:
+def _unlearn_config(cfg: DemoConfig, method: str, memo: Path, masks: Path) -> dict[str, Any]:
     preset = cfg.preset()
     return {
         "model": {"name": str(memo / "model")},
@@ -362,7 +307,7 @@ def _unlearn_config(cfg: DemoConfig, method: str, memo: Path, masks: Path, workd
             "retain": [str(masks / "retain.parquet")],
             "max_length": 160,
         },
-        "method": {"name": method},
+        "method": {"name": method, **preset.get("method", {}).get(method, {})},
         "train": {
             "steps": preset["unlearn_steps"],
             "batch_size": preset["batch_size"],
@@ -370,35 +315,7 @@ def _unlearn_config(cfg: DemoConfig, method: str, memo: Path, masks: Path, workd
             "seed": cfg.seed,
             "checkpoint_every": 4,
         },
-        "output": {"dir": str(workdir)},
     }
-
-
-def _unlearn_stage(cfg: DemoConfig, method: str, memo: Path, masks: Path):
-    def run(out: Path) -> dict[str, Any]:
-        from ontology.common.config import validate_config
-        from unlearn.config import RunConfig
-        from unlearn.trainer import Unlearner
-
-        run_cfg = validate_config(
-            _unlearn_config(cfg, method, memo, masks, out), RunConfig, source=f"demo {method}"
-        )
-        result = Unlearner(run_cfg).run()
-        if result.status == "interrupted":
-            raise KeyboardInterrupt
-        return {"status": result.status, "reason": result.reason, "steps": result.steps}
-
-    return run
-
-
-def _curve(path: Path) -> list[dict[str, Any]]:
-    history = path / "history.json"
-    if not history.is_file():
-        return []
-    return [
-        {"step": h["step"], "forget_loss": h.get("forget"), "retain_loss": h.get("retain")}
-        for h in json.loads(history.read_text())
-    ]
 
 
 def _completions(

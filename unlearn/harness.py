@@ -1,0 +1,123 @@
+"""Stage bodies shared by the demo and the benchmark suites: tag + mask, fine-tune, unlearn.
+
+Each ``*_stage`` function returns a callable ``fn(workdir) -> info`` for :class:`unlearn.stages.StageRunner`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ontology.common.atomic import atomic_write_text
+from unlearn.finetune import FinetuneConfig
+
+StageFn = Callable[[Path], dict[str, Any]]
+
+
+def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Write rows as JSON lines, atomically."""
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def text_records(tokenizer: Any, docs: Sequence[dict[str, str]], max_length: int = 160) -> list[Any]:
+    """``{"doc_id", "text"}`` documents as unweighted training records (every token counts)."""
+    from unlearn.data import Record
+
+    out = []
+    for d in docs:
+        ids = tokenizer(d["text"], add_special_tokens=False)["input_ids"][:max_length]
+        out.append(Record(d["doc_id"], ids, [0] * len(ids), [0] * len(ids), [1.0] * len(ids)))
+    return out
+
+
+def mask_documents(
+    parts: dict[str, Sequence[dict[str, str]]],
+    hier_dir: Path,
+    scope_items: Sequence[str],
+    tokenizer: Any,
+    tokenizer_name: str,
+    out: Path,
+) -> dict[str, Any]:
+    """Tag each part's documents with the hierarchy and write ``out/<part>.parquet`` masks for ``scope_items``.
+
+    Documents are already rendered (chat template applied where wanted), so masks are built on the
+    text as is. Returns the role counts per part.
+    """
+    from hierarchy.masks import write_masks
+    from hierarchy.roles import assign_roles
+    from hierarchy.scope import Scope
+    from hierarchy.store import read_hierarchy
+    from hierarchy.tagger import build_nlp, tag_texts
+
+    hier = read_hierarchy(hier_dir)
+    scope = Scope.parse(list(scope_items), hier)
+    table = {cid: (r.role, r.level, r.weight) for cid, r in assign_roles(hier, scope).items()}
+    nlp = build_nlp(hier)
+    info: dict[str, Any] = {}
+    for part, docs in parts.items():
+        spans = tag_texts(nlp, [d["text"] for d in docs])
+        rows = [{**d, "spans": s} for d, s in zip(docs, spans, strict=True)]
+        write_jsonl(out / f"{part}.spans.jsonl", rows)
+        info[part] = write_masks(
+            rows, tokenizer, table, out / f"{part}.parquet",
+            tokenizer_name=tokenizer_name, scope=",".join(scope_items), scope_ids=sorted(scope.concepts),
+            chat_template=False,
+        )  # fmt: skip
+    return info
+
+
+def finetune_stage(
+    model_name: str, docs: Sequence[dict[str, str]], recipe: FinetuneConfig, desc: str
+) -> StageFn:
+    """Fine-tune ``model_name`` on ``docs`` and save the result as ``workdir/model``."""
+
+    def run(out: Path) -> dict[str, Any]:
+        from unlearn.finetune import finetune
+        from unlearn.models import load_model
+        from unlearn.outputs import save_model
+
+        model, tok = load_model(model_name)
+        info = finetune(model, text_records(tok, docs), recipe, out, pad_id=tok.pad_token_id, desc=desc)
+        save_model(model, tok, out / "model")
+        return {k: v for k, v in info.items() if k != "losses"} | {"documents": len(docs)}
+
+    return run
+
+
+def unlearn_stage(run_config: dict[str, Any], label: str) -> StageFn:
+    """Run :class:`unlearn.trainer.Unlearner` with ``run_config`` (its ``output.dir`` set to the workdir)."""
+
+    def run(out: Path) -> dict[str, Any]:
+        from ontology.common.config import validate_config
+        from unlearn.config import RunConfig
+        from unlearn.trainer import Unlearner
+
+        cfg = validate_config({**run_config, "output": {"dir": str(out)}}, RunConfig, source=label)
+        result = Unlearner(cfg).run()
+        if result.status == "interrupted":
+            raise KeyboardInterrupt
+        manifest = json.loads((out / "manifest.json").read_text())
+        return {
+            "status": result.status,
+            "reason": result.reason,
+            "steps": result.steps,
+            "changed_fraction": manifest["changed_fraction"],
+            "wall_seconds": manifest["wall_seconds"],
+            "peak_memory_mb": manifest["peak_memory_bytes"] / 2**20,
+        }
+
+    return run
+
+
+def history_curve(stage_dir: Path) -> list[dict[str, Any]]:
+    """Forget/retain losses per unlearning step from a finished unlearn stage."""
+    history = stage_dir / "history.json"
+    if not history.is_file():
+        return []
+    return [
+        {"step": h["step"], "forget_loss": h.get("forget"), "retain_loss": h.get("retain")}
+        for h in json.loads(history.read_text())
+    ]
