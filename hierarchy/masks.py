@@ -94,9 +94,16 @@ def check_fast(tok: Any, name: str = "tokenizer") -> None:
 
 
 def tokenizer_hash(tok: Any) -> str:
-    """sha256 of the tokenizer's backend JSON (same definition as ``unlearn.models.tokenizer_hash``)."""
+    """sha256 of what maps text to token ids: the backend JSON without its padding/truncation settings.
+
+    Padding and truncation change whenever a batch is padded (and are saved with the tokenizer), but not
+    the ids a text gets, so they are left out: equal hashes mean identical token ids.
+    """
     check_fast(tok)
-    return hashlib.sha256(tok.backend_tokenizer.to_str().encode("utf-8")).hexdigest()
+    spec = json.loads(tok.backend_tokenizer.to_str())
+    spec.pop("padding", None)
+    spec.pop("truncation", None)
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def render(tok: Any, text: str, chat_template: bool) -> tuple[str, int]:

@@ -7,13 +7,18 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Run the dual-strategy unlearner or a baseline; apply and revert unlearning patches.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run the dual-strategy unlearner or a baseline; apply and revert unlearning patches.",
+    no_args_is_help=True,
+)
 
 
 @app.command("run")
 def run(
     config: Path = typer.Argument(..., help="Run config (YAML); see configs/ for examples."),
-    set_: list[str] = typer.Option([], "--set", help="Override a key, e.g. --set train.steps=10 (repeatable)."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a key, e.g. --set train.steps=10 (repeatable)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Unlearn: train, checkpoint (resumable), write model, patch and manifest into output.dir."""
@@ -22,8 +27,12 @@ def run(
 
     cfg = load_run_config(config, parse_overrides(set_))
     result = Unlearner(cfg).run()
+    if not result.is_main:  # other ranks of `accelerate launch` / torchrun stay quiet
+        return
     if result.manifest is None:
-        typer.echo(f"{result.status} after {result.steps} steps ({result.reason}); run again to resume from {cfg.output.dir}")
+        typer.echo(
+            f"{result.status} after {result.steps} steps ({result.reason}); run again to resume from {cfg.output.dir}"
+        )
         return
     m = result.manifest
     if as_json:

@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -57,7 +58,7 @@ class LoraSection(StrictModel):
 
     enabled: bool = False
     r: int = Field(8, ge=1)
-    alpha: float = Field(16.0, gt=0)
+    alpha: int = Field(16, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     merge: bool = Field(True, description="also write a merged copy of the model")
@@ -119,7 +120,7 @@ class RunConfig(StrictModel):
 
 def _resolve(base: Path, value: str) -> str:
     path = Path(value).expanduser()
-    return str(path if path.is_absolute() else base / path)
+    return os.path.normpath(path if path.is_absolute() else base / path)
 
 
 def load_run_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:

@@ -82,7 +82,9 @@ def read_masks(path: str | Path, expected_tokenizer_hash: str | None = None) -> 
     if expected_tokenizer_hash is not None:
         recorded = meta.get("tokenizer_hash")
         if not recorded:
-            raise InputError("no tokenizer_hash in the file metadata; re-run `medunlearn hierarchy masks`", path=path)
+            raise InputError(
+                "no tokenizer_hash in the file metadata; re-run `medunlearn hierarchy masks`", path=path
+            )
         if recorded != expected_tokenizer_hash:
             raise InputError(
                 f"masks were tokenized with tokenizer {meta.get('tokenizer_name', '?')} (hash {recorded[:12]}…) "
@@ -149,7 +151,9 @@ def render_mcq(row: dict[str, Any], tokenizer: Any) -> str:
     from unlearn.models import chat_prompt
 
     options, answer = mcq_options(row)
-    user = str(row["question"]).strip() + "\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
+    user = (
+        str(row["question"]).strip() + "\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
+    )
     return chat_prompt(tokenizer, user, f"Answer: {LETTERS[answer]}. {options[answer]}")
 
 
@@ -243,7 +247,9 @@ class TokenDataset(torch.utils.data.Dataset):
 
     def target_token_count(self) -> int:
         """Tokens with role target and positive weight, over all records."""
-        return sum(sum(1 for ro, w in zip(r.role, r.weight) if ro == 2 and w > 0) for r in self.records)
+        return sum(
+            sum(1 for ro, w in zip(r.role, r.weight, strict=True) if ro == 2 and w > 0) for r in self.records
+        )
 
 
 def collate(items: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:

@@ -31,27 +31,44 @@ class MethodConfig(StrictModel):
     name: str = Field("dual", description="registry name; sets the defaults of every other key")
     forget_loss: Literal["ga", "npo", "simnpo", "token_npo", "rmu"] = "token_npo"
     forget_tokens: Literal["all", "target"] = Field(
-        "target", description="'target': per-token weights of target tokens from the masks; 'all': every token"
+        "target",
+        description="'target': per-token weights of target tokens from the masks; 'all': every token",
     )
-    keep_loss: Literal["none", "nll"] = Field("nll", description="term on preserve tokens of forget sequences")
+    keep_loss: Literal["none", "nll"] = Field(
+        "nll", description="term on preserve tokens of forget sequences"
+    )
     retain_loss: Literal["none", "nll"] = "nll"
     forget_weight: float = Field(1.0, ge=0)
     keep_weight: float = Field(1.0, ge=0)
+    keep_gradient: Literal["forget", "retain"] = Field(
+        "forget",
+        description="side the keep term's gradient joins when gradients are kept apart: 'forget' (one backward "
+        "per batch; projected with the forget term) or 'retain' (never projected; a second backward pass "
+        "through the forget sequences)",
+    )
     retain_weight: float = Field(1.0, ge=0)
     beta: float = Field(0.1, gt=0, description="NPO / SimNPO / token-NPO temperature")
     gamma: float = Field(0.0, description="SimNPO margin")
     selection: Literal["none", "fisher"] = "fisher"
-    rho: float = Field(0.001, description="fraction of all parameters selected by the saliency mask, in (0, 1]")
+    rho: float = Field(
+        0.001, description="fraction of all parameters selected by the saliency mask, in (0, 1]"
+    )
     fisher_batches: int = Field(4, ge=1, description="batches of each stream for the diagonal Fisher")
     projection: Literal["none", "basis", "gru", "pcgrad"] = "basis"
     basis_k: int = Field(8, ge=1, description="retain gradients kept in the projection basis")
-    refresh_every: int = Field(1, ge=1, description="add the current retain gradient to the basis every K steps")
+    refresh_every: int = Field(
+        1, ge=1, description="add the current retain gradient to the basis every K steps"
+    )
     max_step_norm: float | None = Field(None, gt=0, description="trust region: L2 bound of one update")
     max_drift: float | None = Field(None, gt=0, description="trust region: L2 bound of the total drift")
-    rmu_layer: int = Field(-1, description="decoder layer whose output RMU steers (negative counts from the end)")
+    rmu_layer: int = Field(
+        -1, description="decoder layer whose output RMU steers (negative counts from the end)"
+    )
     rmu_coeff: float = Field(6.5, gt=0, description="RMU steering norm c")
     rmu_alpha: float = Field(100.0, ge=0, description="RMU retain-activation weight α")
-    rmu_update_layers: int = Field(3, ge=1, description="RMU updates the MLPs of this many layers up to rmu_layer")
+    rmu_update_layers: int = Field(
+        3, ge=1, description="RMU updates the MLPs of this many layers up to rmu_layer"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -109,7 +126,8 @@ METHODS: dict[str, dict[str, Any]] = {
 
 DESCRIPTIONS: dict[str, str] = {
     "dual": "ours: Fisher-saliency top-rho coordinates, token-level NPO on target tokens, keep loss on preserve "
-    "tokens, retain NLL, forget gradient projected off a basis of recent retain gradients, trust region",
+    "tokens, retain NLL, forget gradient projected off a basis of recent retain gradients, trust region when "
+    "max_step_norm / max_drift are set",
     "ga": "gradient ascent on every forget token",
     "graddiff": "gradient ascent on forget + NLL on retain",
     "npo": "negative preference optimisation (sequence log-probability ratios to the starting model)",

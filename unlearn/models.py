@@ -288,15 +288,10 @@ def load_model(name_or_path: str | Path, dtype: torch.dtype = torch.float32) -> 
 
 
 def tokenizer_hash(tokenizer: Any) -> str:
-    """sha256 of the tokenizer's backend JSON: equal hashes mean identical token ids."""
-    import hashlib
+    """The hash that MASKS files record (see :func:`hierarchy.masks.tokenizer_hash`)."""
+    from hierarchy.masks import tokenizer_hash as masks_tokenizer_hash
 
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        raise MedunlearnError(
-            "tokenizer has no fast backend (offset mapping and hashing need a fast tokenizer)"
-        )
-    return hashlib.sha256(backend.to_str().encode("utf-8")).hexdigest()
+    return masks_tokenizer_hash(tokenizer)
 
 
 def chat_prompt(tokenizer: Any, user: str, assistant: str | None = None) -> str:

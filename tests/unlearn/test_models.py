@@ -96,3 +96,13 @@ def test_smollm2_converts_once_and_reloads_offline_in_another_process() -> None:
     seconds, reply = out.stdout.strip().split("\n", 1)
     assert float(seconds) < 60
     assert "append" in reply.lower()
+
+
+def test_tokenizer_hash_ignores_padding_state(home: Path) -> None:
+    tok = models.load_tokenizer("tiny-llama")
+    before = models.tokenizer_hash(tok)
+    tok(["a", "a longer text"], padding=True)
+    tok(["x y z"], truncation=True, max_length=2)
+    assert models.tokenizer_hash(tok) == before
+    other = models._build_tiny_tokenizer(vocab_size=400)
+    assert models.tokenizer_hash(other) != before

@@ -1,0 +1,149 @@
+"""What an unlearning run leaves behind, all written atomically into ``output.dir``.
+
+- ``model/``: the unlearned model (safetensors) and tokenizer; in LoRA mode ``adapter/`` holds the PEFT
+  adapter and ``model/`` the merged copy (when ``train.lora.merge``);
+- ``patch/``: the sparse unlearning patch against the input weights (:mod:`unlearn.patch`), which
+  ``medunlearn unlearn apply-patch`` / ``revert-patch`` apply to and revert from the original model;
+- ``mask.safetensors``: the selected coordinates (saliency methods);
+- ``config.resolved.yaml`` and ``manifest.json``: the config and its hash, sha256 of the input weights and data
+  files, the scope, the *measured* changed-parameter count and fraction (by diffing weights), steps, wall
+  time, time per phase, peak memory, ε when DP was on.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ontology.common.atomic import atomic_path, atomic_write_json
+from ontology.common.config import save_resolved
+from ontology.common.hashing import sha256_file
+
+if TYPE_CHECKING:
+    from unlearn.trainer import RunResult, Unlearner
+
+MANIFEST = "manifest.json"
+
+
+def input_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a model directory's safetensors files, as saved (tied weights appear once)."""
+    from safetensors.torch import load_file
+
+    state: dict[str, torch.Tensor] = {}
+    for f in sorted(Path(model_dir).glob("*.safetensors")):
+        state.update(load_file(str(f)))
+    return state
+
+
+def file_hashes(model_dir: str | Path) -> dict[str, str]:
+    """sha256 of every safetensors file of a model directory."""
+    return {f.name: sha256_file(f) for f in sorted(Path(model_dir).glob("*.safetensors"))}
+
+
+def save_model(model: Any, tokenizer: Any, target: Path) -> Path:
+    """``save_pretrained`` (safetensors) of model and tokenizer into ``target``, atomically."""
+    with atomic_path(target, is_dir=True) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    return target
+
+
+def _after_state(model: Any, keys: Any) -> dict[str, torch.Tensor]:
+    state = model.state_dict()
+    return {k: state[k].detach().cpu() for k in keys if k in state}
+
+
+def write_outputs(run: Unlearner, result: RunResult) -> dict[str, Any]:
+    """Write model/adapter, patch, resolved config and manifest for a finished run; return the manifest."""
+    from unlearn.models import prepare
+    from unlearn.patch import changed_parameter_count, compute_patch, save_patch
+    from unlearn.selection import mask_size
+
+    cfg, out = run.cfg, run.out
+    out.mkdir(parents=True, exist_ok=True)
+    model_dir = prepare(cfg.model.name)
+    before = input_weights(model_dir)
+    model = run.model
+    lora = cfg.train.lora.enabled
+    if lora:
+        if cfg.output.save_model:
+            with atomic_path(out / "adapter", is_dir=True) as tmp:
+                model.save_pretrained(tmp)
+        model = model.merge_and_unload()
+        run.model = model
+    after = _after_state(model, before)
+    changed, total = changed_parameter_count(before, after)
+    if cfg.output.save_model and (not lora or cfg.train.lora.merge):
+        save_model(model, run.tokenizer, out / "model")
+    if cfg.output.save_patch:
+        patch = compute_patch(before, after, {"base_model": cfg.model.name, "method": cfg.method.name})
+        save_patch(patch, out / "patch")
+    digest = save_resolved(cfg, out)
+    mask_file = out / "mask.safetensors"
+    manifest: dict[str, Any] = {
+        "method": cfg.method.name,
+        "config": cfg.model_dump(mode="json"),
+        "config_hash": digest,
+        "status": result.status,
+        "stop_reason": result.reason,
+        "model": {
+            "name": cfg.model.name,
+            "dir": str(model_dir),
+            "weights_sha256": file_hashes(model_dir),
+            "tokenizer_hash": run.tok_hash,
+        },
+        "data": {
+            "forget": {
+                "path": cfg.data.forget,
+                "sha256": sha256_file(cfg.data.forget),
+                "records": len(run.forget),
+            },
+            "forget_target_tokens": run.forget.target_token_count(),
+            "retain": [{"path": p, "sha256": sha256_file(p)} for p in cfg.data.retain],
+            "retain_records": len(run.retain),
+        },
+        "scope": run.scope,
+        "selected_coordinates": result.selected,
+        "mask_size": mask_size(_load_mask(mask_file))
+        if cfg.method.selection == "fisher" and not lora and mask_file.is_file()
+        else None,
+        "trainable_tensors": result.trainable_tensors,
+        "changed_parameters": changed,
+        "total_parameters": total,
+        "changed_fraction": changed / total if total else 0.0,
+        "lora_trainable_parameters": result.selected if lora else None,
+        "steps": result.steps,
+        "final_losses": result.history[-1] if result.history else None,
+        "wall_seconds": result.wall_seconds,
+        "seconds_by_phase": result.seconds,
+        "peak_memory_bytes": result.peak_memory_bytes,
+        "device": str(run.device),
+        "epsilon": result.epsilon,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": _version("transformers"),
+            "accelerate": _version("accelerate"),
+        },
+    }
+    atomic_write_json(out / MANIFEST, manifest)
+    atomic_write_json(out / "history.json", result.history)
+    return manifest
+
+
+def _load_mask(path: Path) -> dict[str, torch.Tensor]:
+    from unlearn.selection import load_mask
+
+    return load_mask(path)
+
+
+def _version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
