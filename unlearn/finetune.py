@@ -44,7 +44,7 @@ def trainable_names(model: torch.nn.Module, train_layers: int | None) -> list[st
     names = [n for n, _ in model.named_parameters()]
     if train_layers is None:
         return names
-    n_layers = int(model.config.num_hidden_layers)
+    n_layers = int(getattr(model, "config").num_hidden_layers)  # noqa: B009 - nn.Module has no typed config
     first = max(0, n_layers - train_layers)
     keep = []
     for name in names:

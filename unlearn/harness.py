@@ -6,7 +6,7 @@ Each ``*_stage`` function returns a callable ``fn(workdir) -> info`` for :class:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ def text_records(tokenizer: Any, docs: Sequence[dict[str, str]], max_length: int
 
 
 def mask_documents(
-    parts: dict[str, Sequence[dict[str, str]]],
+    parts: Mapping[str, Sequence[dict[str, str]]],
     hier_dir: Path,
     scope_items: Sequence[str],
     tokenizer: Any,

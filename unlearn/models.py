@@ -116,7 +116,6 @@ def _build_tiny(out: Path) -> dict[str, Any]:
     tok = _build_tiny_tokenizer()
     torch.manual_seed(0)
     model = LlamaForCausalLM(tiny_llama_config(len(tok)))
-    model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     return {"source": "random initialisation, seed 0"}
@@ -156,14 +155,15 @@ def _convert_gguf(gguf_file: Path, out: Path, expected_sha256: str | None = None
         gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
     )
     # save_pretrained refuses a GGUF-loaded (quantizer-tagged) model: it is plain fp32 now
-    model.hf_quantizer = None
+    setattr(model, "hf_quantizer", None)  # noqa: B010 - the attribute is typed as a quantizer
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     if tok.pad_token is None or tok.pad_token == tok.eos_token:
         tok.pad_token = "<|endoftext|>" if "<|endoftext|>" in tok.get_vocab() else tok.eos_token
     if not tok.chat_template:
         tok.chat_template = CHATML_TEMPLATE
-    model.generation_config.pad_token_id = tok.pad_token_id
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     # the slow-tokenizer "vocab file" saved here is a copy of the whole GGUF; tokenizer.json suffices
