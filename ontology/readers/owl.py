@@ -2,7 +2,7 @@
 
 Parsing uses owlready2's compiled RDF/XML and OWL/XML parsers (``owlready2_optimized``; its pure-Python
 parsers where the compiled module is missing) and receives their triples directly, without filling owlready2's SQLite quadstore or building Python class objects: that is
-faster and smaller than ``get_ontology(...).load()`` (see ``docs/bench/ontology-owl.md``). The vocabulary
+faster and smaller than ``get_ontology(...).load()`` (see ``docs/benchmarks.md``). The vocabulary
 mapping (:class:`TripleCollector`) is shared with the Turtle/N-Triples/JSON-LD reader in
 :mod:`ontology.readers.rdf`.
 

@@ -3,7 +3,7 @@
 The triples go through the same vocabulary mapping as the OWL reader
 (:class:`ontology.readers.owl.TripleCollector`), so a Turtle file and its RDF/XML twin give the same graph.
 The parser is pyoxigraph (Rust) when it is installed, otherwise rdflib; pyoxigraph is about an order of
-magnitude faster and smaller on large files (``docs/bench/ontology-owl.md``). ``engine="rdflib"`` forces
+magnitude faster and smaller on large files (``docs/benchmarks.md``). ``engine="rdflib"`` forces
 rdflib.
 """
 
