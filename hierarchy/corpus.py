@@ -34,6 +34,7 @@ from hierarchy.tagger import tag_texts
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash
+from ontology.common.jsonl import iter_jsonl
 from ontology.common.progress import bar
 
 FIELD_SEPARATOR = "\n\n"
@@ -86,18 +87,7 @@ def _decode(path: Path, data: bytes, line_offset: int = 0) -> str:
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, "rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            text = _decode(path, raw, n - 1)
-            try:
-                rec = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg}", path=path, line=n) from None
-            if not isinstance(rec, dict):
-                raise InputError("each line must be a JSON object", path=path, line=n)
-            yield n, rec
+    return iter_jsonl(path)
 
 
 def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from ontology.common.errors import InputError
+from ontology.common.jsonl import iter_jsonl
 
 LETTERS = "ABCDEFGHIJ"
 MASK_COLUMNS = ("doc_id", "text", "input_ids", "role", "level", "weight")
@@ -107,20 +108,7 @@ def read_masks(path: str | Path, expected_tokenizer_hash: str | None = None) -> 
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON ({exc.msg})", path=path, line=lineno) from None
-            if not isinstance(row, dict):
-                raise InputError("each line must be a JSON object", path=path, line=lineno)
-            row["_line"] = lineno
-            rows.append(row)
-    return rows
+    return [{**row, "_line": lineno} for lineno, row in iter_jsonl(path)]
 
 
 def mcq_options(row: dict[str, Any]) -> tuple[list[str], int]:

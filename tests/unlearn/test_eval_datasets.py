@@ -149,7 +149,7 @@ def test_bad_input_names_file_and_line(tmp_path: Path, shared_data: Path) -> Non
     with pytest.raises(InputError, match="bad.jsonl:1: cop must be an integer 0..3"):
         D.load_medmcqa(bad)
     bad.write_text("{not json\n")
-    with pytest.raises(InputError, match="bad.jsonl:1: not valid JSON"):
+    with pytest.raises(InputError, match="bad.jsonl:1: invalid JSON"):
         D.load_medmcqa(bad)
     with pytest.raises(
         InputError, match=r"no MedMCQA items left after filtering \(subjects \['Astrology'\]\)"

@@ -15,12 +15,12 @@ True
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash, sha256_file
+from ontology.common.jsonl import iter_jsonl
 from ontology.common.paths import home
 from unlearn.demo.ontology_spec import by_id, id_of, subtree_ids
 
@@ -70,27 +70,7 @@ def data_dir() -> Path:
 
 
 def _read_jsonl(path: Path, required: Iterable[str]) -> list[dict]:
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 ({exc.reason})", path) from None
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", path, lineno) from None
-        if not isinstance(row, dict):
-            raise InputError("expected a JSON object", path, lineno)
-        missing = [k for k in required if k not in row]
-        if missing:
-            raise InputError(f"missing field(s) {', '.join(missing)}", path, lineno)
-        rows.append(row)
-    return rows
+    return [row for _, row in iter_jsonl(path, required=list(required))]
 
 
 def load_records(path: str | Path | None = None) -> list[dict]:

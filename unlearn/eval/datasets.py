@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ontology.common.errors import InputError, MedunlearnError
+from ontology.common.jsonl import iter_jsonl
 
 MEDMCQA_FIELDS = ("id", "question", "opa", "opb", "opc", "opd", "cop", "subject_name")
 MHQA_FIELDS = ("id", "topic", "question", "option1", "option2", "option3", "option4", "correct_option_number")
@@ -134,41 +134,29 @@ def load_medmcqa(
     dropped = {"other subject": 0, "empty option": 0, "oral/maxillofacial": 0}
     if not path.is_file():
         raise InputError("no such MedMCQA file", path)
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON ({exc.msg})", path, lineno) from exc
-            if not isinstance(row, dict):
-                raise InputError("expected a JSON object", path, lineno)
-            missing = [f for f in MEDMCQA_FIELDS if f not in row]
-            if missing:
-                raise InputError(f"missing field(s) {', '.join(missing)}", path, lineno)
-            subject = row["subject_name"]
-            if (keep is not None and subject not in keep) or subject in exclude:
-                dropped["other subject"] += 1
-                continue
-            cop = row["cop"]
-            if not isinstance(cop, int) or not 0 <= cop < 4:
-                raise InputError(f"cop must be an integer 0..3 (0-based), got {cop!r}", path, lineno)
-            options = [str(row[k] or "").strip() for k in ("opa", "opb", "opc", "opd")]
-            if not all(options):
-                dropped["empty option"] += 1
-                continue
-            item = {
-                "id": str(row["id"]),
-                "question": str(row["question"] or "").strip(),
-                "options": options,
-                "answer": cop,
-                "subject": subject,
-            }
-            if drop_oral and is_oral_maxillofacial(item):
-                dropped["oral/maxillofacial"] += 1
-                continue
-            items.append(item)
+    for lineno, row in iter_jsonl(path, required=MEDMCQA_FIELDS):
+        subject = row["subject_name"]
+        if (keep is not None and subject not in keep) or subject in exclude:
+            dropped["other subject"] += 1
+            continue
+        cop = row["cop"]
+        if not isinstance(cop, int) or not 0 <= cop < 4:
+            raise InputError(f"cop must be an integer 0..3 (0-based), got {cop!r}", path, lineno)
+        options = [str(row[k] or "").strip() for k in ("opa", "opb", "opc", "opd")]
+        if not all(options):
+            dropped["empty option"] += 1
+            continue
+        item = {
+            "id": str(row["id"]),
+            "question": str(row["question"] or "").strip(),
+            "options": options,
+            "answer": cop,
+            "subject": subject,
+        }
+        if drop_oral and is_oral_maxillofacial(item):
+            dropped["oral/maxillofacial"] += 1
+            continue
+        items.append(item)
     what = f"subjects {sorted(keep)}" if keep is not None else "all subjects"
     if exclude:
         what += f" except {sorted(exclude)}"
