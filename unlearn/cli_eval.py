@@ -1,7 +1,180 @@
-"""``medunlearn eval …``."""
+"""``medunlearn eval …``: run a benchmark suite, evaluate one checkpoint, list the suites."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import typer
 
 app = typer.Typer(help="Benchmark suites: memorize, oracle, unlearn, measure, report.", no_args_is_help=True)
+
+SIZE_HELP = "smoke (tiny random model, seconds), small (SmolLM2-135M, ~100/300 items), full (all items)."
+
+
+def _inputs(
+    suite: str, size: str, data: Path | None, methods: str | None, model: str | None, seeds: int,
+    limit: int | None, forget_topic: str | None, drop_oral: bool | None,
+) -> Any:  # fmt: skip
+    from unlearn.eval.runner import resolve_inputs
+    from unlearn.eval.suite import default_data_dir, load_suite
+
+    cfg = load_suite(suite, forget_topic=forget_topic, drop_oral=drop_oral)
+    chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    return resolve_inputs(
+        cfg, size, data_dir=data or default_data_dir(), methods=chosen, model=model, seeds=seeds, limit=limit
+    )
+
+
+def _print_rows(results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from unlearn.eval.report import fmt
+
+    console = Console(width=max(110, Console().width))
+    names = list(results["methods"])
+    table = Table(
+        title=f"{results['suite']} — {results['size']}, {results['model']}, seeds {results['seeds']}"
+    )
+    table.add_column("measure")
+    for name in names:
+        table.add_column(name, justify="right")
+    measures = [
+        ("forget acc", "forget_acc", "pct"),
+        ("forget-holdout acc", "forget_holdout_acc", "pct"),
+        ("retain acc", "retain_acc", "pct"),
+        ("retain-holdout acc", "retain_holdout_acc", "pct"),
+        ("forgetting efficacy (1 = oracle)", "forgetting_efficacy", "ratio"),
+        ("KP", "knowledge_preservation", "ratio"),
+        ("MIA AUC LOSS", "mia_auc.loss", "auc"),
+        ("MIA AUC Min-K%++", "mia_auc.min_k_pp", "auc"),
+        ("relearn recovery", "relearn_recovery", "ratio"),
+        ("changed params", "changed_param_fraction", "pct3"),
+        ("wall s", "wall_s", "f1"),
+    ]
+    for label, key, kind in measures:
+        cells = []
+        for name in names:
+            row = results["methods"][name]
+            value = (row.get(key.split(".")[0]) or {}).get(key.split(".")[1]) if "." in key else row.get(key)
+            cells.append(fmt(value, kind))
+        table.add_row(label, *cells)
+    console.print(table)
+    m = results["masks"]
+    console.print(
+        f"answer fallback: {m['answer_fallback_items']} of {m['forget_items']} forget items had no target "
+        "token in scope and were given their answer span as target"
+    )
+    console.print(f"report: {results['report']}")
+
+
+@app.command("suites")
+def suites(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """List the benchmark suites with their sizes and default methods."""
+    from unlearn.eval.suite import load_suite, suite_names
+
+    rows: list[dict[str, Any]] = []
+    for name in suite_names():
+        cfg = load_suite(name)
+        rows.append({
+            "name": name, "description": cfg.description, "scope": cfg.scope or cfg.topic_scopes,
+            "sizes": {s: {"model": r.model, "methods": r.methods} for s, r in cfg.sizes.items()},
+        })  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(f"{row['name']}: {row['description']}")
+        for s, r in row["sizes"].items():
+            typer.echo(f"    --size {s}: model {r['model']}, methods {','.join(r['methods'])}")
+
+
+@app.command("suite")
+def suite(
+    name: str = typer.Argument(..., help="Suite name (see `medunlearn eval suites`) or a suite YAML file."),
+    size: str = typer.Option("smoke", "--size", help=SIZE_HELP),
+    methods: str | None = typer.Option(
+        None, "--methods", help="Comma-separated methods (default: the size's)."
+    ),
+    seeds: int = typer.Option(1, "--seeds", help="Run N seeds (splits, training, unlearning); mean ± std."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Default: runs/eval/<suite>-<size>."),
+    data: Path | None = typer.Option(None, "--data", help="Shared data folder (default ../shared/data)."),
+    model: str | None = typer.Option(None, "--model", help="Override the size's model."),
+    forget_topic: str | None = typer.Option(
+        None, "--forget-topic", help="MHQA: Trauma, Anxiety, Depression, …"
+    ),
+    drop_oral: bool | None = typer.Option(
+        None, "--drop-oral/--keep-oral", help="MedMCQA: oral surgery items."
+    ),
+    limit: int | None = typer.Option(None, "--limit", help="At most N items per split (a quick check)."),
+    until: str | None = typer.Option(None, "--until", help="Stop after: masks, memorize, oracle, unlearn, …"),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Memorize → oracle → unlearn (each method) → evaluate → relearn → report, as cached stages.
+
+    Finished stages are reused (keyed by config hash); an interrupted run resumes. Inputs (suite, data files,
+    model and chat template, split sizes) are checked before any long computation.
+    """
+    from unlearn.eval.runner import STAGE_GROUPS, run_suite
+
+    if until is not None and until not in STAGE_GROUPS:
+        from ontology.common.errors import MedunlearnError
+
+        raise MedunlearnError(f"unknown stage {until!r} for --until; choose from {', '.join(STAGE_GROUPS)}")
+    inp = _inputs(name, size, data, methods, model, seeds, limit, forget_topic, drop_oral)
+    topic = f"-{inp.cfg.forget_label().split('/')[0].lower()}" if inp.cfg.dataset == "mhqa" else ""
+    target = out or Path("runs/eval") / f"{inp.cfg.name}{topic}-{size}"
+    results = run_suite(inp, target, until=until)
+    if results is None:
+        typer.echo(f"stopped after {until}; stages in {target / 'stages'}")
+        return
+    if as_json:
+        typer.echo(json.dumps(results, indent=2, default=str))
+    else:
+        _print_rows(results)
+
+
+@app.command("model")
+def model(
+    model_dir: str = typer.Argument(..., help="A model directory (or registry name) to evaluate."),
+    suite: str = typer.Option(..., "--suite", help="Suite whose splits to use."),
+    size: str = typer.Option("smoke", "--size", help=SIZE_HELP),
+    data: Path | None = typer.Option(None, "--data", help="Shared data folder (default ../shared/data)."),
+    forget_topic: str | None = typer.Option(None, "--forget-topic", help="MHQA: the forgotten topic."),
+    drop_oral: bool | None = typer.Option(
+        None, "--drop-oral/--keep-oral", help="MedMCQA: oral surgery items."
+    ),
+    reference: Path | None = typer.Option(
+        None, "--reference", help="A suite run's results.json: adds efficacy, KP, PrivLeak against its rows."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Evaluate one checkpoint (e.g. unlearned elsewhere) on a suite's splits: accuracies and MIA AUCs."""
+    from ontology.common.errors import MedunlearnError
+    from unlearn.eval.report import _clean, fmt
+    from unlearn.eval.runner import evaluate_model_dir, load_reference
+
+    ref = None
+    if reference is not None:
+        ref = load_reference(reference)
+        if ref is None:
+            raise MedunlearnError(f"{reference}: no single-seed suite results there")
+    inp = _inputs(suite, size, data, None, model_dir, 1, None, forget_topic, drop_oral)
+    result = _clean(evaluate_model_dir(inp, inp.model_dir, ref))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for split in ("forget", "forget_holdout", "retain", "retain_holdout"):
+        acc = fmt(result[f"{split}_acc"], "pct", result["ci"][f"{split}_acc"])
+        typer.echo(f"{split:<15} acc {acc}  n={result['split_sizes'][split]}")
+    typer.echo("MIA AUC (forget vs forget-holdout): "
+               + ", ".join(f"{a} {fmt(v, 'auc')}" for a, v in result["mia_auc"].items()))  # fmt: skip
+    if "row" in result:
+        row = result["row"]
+        typer.echo(
+            f"against the reference: efficacy {fmt(row['forgetting_efficacy'], 'ratio')}, "
+            f"KP {fmt(row['knowledge_preservation'], 'ratio')}, "
+            f"PrivLeak (LOSS) {fmt(row['privleak'].get('loss'), 'ratio')}"
+        )

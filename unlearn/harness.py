@@ -70,9 +70,9 @@ def mask_documents(
 
 
 def finetune_stage(
-    model_name: str, docs: Sequence[dict[str, str]], recipe: FinetuneConfig, desc: str
+    model_name: str, docs: Sequence[dict[str, str]], recipe: FinetuneConfig, desc: str, max_length: int = 160
 ) -> StageFn:
-    """Fine-tune ``model_name`` on ``docs`` and save the result as ``workdir/model``."""
+    """Fine-tune ``model_name`` on ``docs`` (each cut to ``max_length`` tokens); save it as ``workdir/model``."""
 
     def run(out: Path) -> dict[str, Any]:
         from unlearn.finetune import finetune
@@ -80,7 +80,9 @@ def finetune_stage(
         from unlearn.outputs import save_model
 
         model, tok = load_model(model_name)
-        info = finetune(model, text_records(tok, docs), recipe, out, pad_id=tok.pad_token_id, desc=desc)
+        info = finetune(
+            model, text_records(tok, docs, max_length), recipe, out, pad_id=tok.pad_token_id, desc=desc
+        )
         save_model(model, tok, out / "model")
         return {k: v for k, v in info.items() if k != "losses"} | {"documents": len(docs)}
 
