@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,48 +11,28 @@ import typer
 app = typer.Typer(help="The whole flow on the bundled demo data.", invoke_without_command=True)
 
 
-def _pct(x: Any) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
-
-
-def _num(x: Any, digits: int = 2) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
 def print_results(results: dict[str, Any]) -> None:
     """The final table, the completions and where the time went."""
     from rich.console import Console
     from rich.table import Table
 
+    from unlearn.eval.terminal import measures_table
+
     console = Console(width=max(100, Console().width))
-    names = list(results["methods"])
-    table = Table(title=f"medunlearn demo — {results['model']}, scope {results['suite']}")
-    table.add_column("measure")
-    for name in names:
-        table.add_column(name, justify="right")
     measures = [
-        ("forget acc (memorised in-scope records)", "forget_acc", _pct),
-        ("forget-holdout acc (never trained)", "forget_holdout_acc", _pct),
-        ("retain acc (memorised other records)", "retain_acc", _pct),
-        ("general acc (general medical QA)", "retain_holdout_acc", _pct),
-        ("forget target log-lik per token", "forget_target_logp", _num),
-        ("retain target log-lik per token", "retain_target_logp", _num),
-        ("MIA AUC, LOSS attack (oracle ≈ ideal)", "mia_auc.loss", lambda x: _num(x, 3)),
-        ("MIA AUC, Min-K%++ attack", "mia_auc.min_k_pp", lambda x: _num(x, 3)),
-        (
-            "changed parameters (measured)",
-            "changed_param_fraction",
-            lambda x: "—" if x is None else f"{100 * x:.3f}%",
-        ),
-        ("unlearning wall time (s)", "wall_s", lambda x: _num(x, 1)),
+        ("forget acc (memorised in-scope records)", "forget_acc", "pct"),
+        ("forget-holdout acc (never trained)", "forget_holdout_acc", "pct"),
+        ("retain acc (memorised other records)", "retain_acc", "pct"),
+        ("general acc (general medical QA)", "retain_holdout_acc", "pct"),
+        ("forget target log-lik per token", "forget_target_logp", "f2"),
+        ("retain target log-lik per token", "retain_target_logp", "f2"),
+        ("MIA AUC, LOSS attack (oracle ≈ ideal)", "mia_auc.loss", "auc"),
+        ("MIA AUC, Min-K%++ attack", "mia_auc.min_k_pp", "auc"),
+        ("changed parameters (measured)", "changed_param_fraction", "pct3"),
+        ("unlearning wall time (s)", "wall_s", "f1"),
     ]
-    for label, key, fmt in measures:
-        cells = []
-        for name in names:
-            row = results["methods"][name]
-            value = (row.get(key.split(".")[0]) or {}).get(key.split(".")[1]) if "." in key else row.get(key)
-            cells.append(fmt(value))
-        table.add_row(label, *cells)
+    title = f"medunlearn demo — {results['model']}, scope {results['suite']}"
+    table = measures_table(title, results["methods"], measures)
     console.print(table)
     console.print("forget/retain logp: mean log-likelihood per token of the record's procedure or diagnosis after "
                   "'Patient NAME, MRN …, underwent' (higher = better remembered)")  # fmt: skip

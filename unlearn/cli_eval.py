@@ -29,18 +29,11 @@ def _inputs(
 
 def _print_rows(results: dict[str, Any]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    from unlearn.eval.report import fmt
+    from unlearn.eval.terminal import measures_table
 
     console = Console(width=max(110, Console().width))
-    names = list(results["methods"])
-    table = Table(
-        title=f"{results['suite']} — {results['size']}, {results['model']}, seeds {results['seeds']}"
-    )
-    table.add_column("measure")
-    for name in names:
-        table.add_column(name, justify="right")
+    title = f"{results['suite']} — {results['size']}, {results['model']}, seeds {results['seeds']}"
     measures = [
         ("forget acc", "forget_acc", "pct"),
         ("forget-holdout acc", "forget_holdout_acc", "pct"),
@@ -54,13 +47,7 @@ def _print_rows(results: dict[str, Any]) -> None:
         ("changed params", "changed_param_fraction", "pct3"),
         ("wall s", "wall_s", "f1"),
     ]
-    for label, key, kind in measures:
-        cells = []
-        for name in names:
-            row = results["methods"][name]
-            value = (row.get(key.split(".")[0]) or {}).get(key.split(".")[1]) if "." in key else row.get(key)
-            cells.append(fmt(value, kind))
-        table.add_row(label, *cells)
+    table = measures_table(title, results["methods"], measures)
     console.print(table)
     m = results["masks"]
     console.print(

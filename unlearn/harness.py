@@ -6,6 +6,7 @@ Each ``*_stage`` function returns a callable ``fn(workdir) -> info`` for :class:
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,8 @@ def finetune_stage(
             model, text_records(tok, docs, max_length), recipe, out, pad_id=tok.pad_token_id, desc=desc
         )
         save_model(model, tok, out / "model")
+        # checkpoints only serve to resume an interrupted stage; a finished one keeps the model alone
+        shutil.rmtree(out / "checkpoint", ignore_errors=True)
         return {k: v for k, v in info.items() if k != "losses"} | {"documents": len(docs)}
 
     return run
@@ -102,6 +105,7 @@ def unlearn_stage(run_config: dict[str, Any], label: str) -> StageFn:
         if result.status == "interrupted":
             raise KeyboardInterrupt
         manifest = json.loads((out / "manifest.json").read_text())
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
         return {
             "status": result.status,
             "reason": result.reason,

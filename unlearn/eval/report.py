@@ -114,6 +114,8 @@ def _fmt_number(x: float, kind: str) -> str:
         return f"{x:.3f}"
     if kind == "f1":
         return f"{x:.1f}"
+    if kind == "f2":
+        return f"{x:.2f}"
     if kind == "f0":
         return f"{x:.0f}"
     return f"{x:.3f}"
