@@ -14,14 +14,16 @@ each step (exact for any optimizer, including weight decay and stale moments).
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from ontology.common import InputError, MedunlearnError, atomic_path
@@ -283,9 +285,20 @@ def enforce_mask(
 def save_mask(
     mask: Mapping[str, Tensor], path: str | Path, metadata: Mapping[str, str] | None = None
 ) -> Path:
-    """Write boolean masks to a safetensors file, atomically; ``metadata`` goes in its header."""
-    tensors = {name: m.detach().to("cpu", torch.bool).contiguous() for name, m in mask.items()}
-    meta = {"selected": str(mask_size(tensors)), "total": str(sum(m.numel() for m in tensors.values()))}
+    """Write boolean masks to a safetensors file, atomically, as the flat indices of selected coordinates.
+
+    Sparse storage keeps the file at about 8 bytes per selected coordinate (1 MB for 0.1% of SmolLM2's
+    135M parameters instead of 135 MB of booleans); tensor shapes go in the header with ``metadata``.
+    """
+    tensors = {
+        name: m.detach().to("cpu", torch.bool).reshape(-1).nonzero().reshape(-1).contiguous()
+        for name, m in mask.items()
+    }
+    meta = {
+        "selected": str(sum(t.numel() for t in tensors.values())),
+        "total": str(sum(m.numel() for m in mask.values())),
+        "shapes": json.dumps({name: list(m.shape) for name, m in mask.items()}),
+    }
     meta.update(metadata or {})
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
@@ -298,10 +311,19 @@ def load_mask(path: str | Path) -> dict[str, Tensor]:
     if not path.is_file():
         raise InputError("mask file not found", path=path)
     try:
-        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as fh:
+            header = fh.metadata() or {}
+            indices = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118 - not a dict
     except (SafetensorError, OSError) as err:
         raise InputError(f"not a safetensors mask file ({err})", path=path) from None
-    for name, t in tensors.items():
-        if t.dtype != torch.bool:
-            raise InputError(f"tensor {name} has dtype {t.dtype}, expected bool", path=path)
-    return tensors
+    if "shapes" not in header:
+        raise InputError("not a mask file: its header records no tensor shapes", path=path)
+    shapes = json.loads(header["shapes"])
+    masks = {}
+    for name, idx in indices.items():
+        if idx.dtype != torch.int64 or name not in shapes:
+            raise InputError(f"tensor {name} is not a list of selected indices", path=path)
+        flat = torch.zeros(math.prod(shapes[name]), dtype=torch.bool)
+        flat[idx] = True
+        masks[name] = flat.view(shapes[name])
+    return masks
