@@ -79,7 +79,18 @@ def test_demo_cli_unknown_scope_is_one_line(home: Path) -> None:
 
     env = {**os.environ, "MEDUNLEARN_HOME": str(home / "home")}
     out = subprocess.run(
-        [sys.executable, "-m", "unlearn", "demo", "--model", "tiny-llama", "--scope", "dentistry", "--out", str(home)],
+        [
+            sys.executable,
+            "-m",
+            "unlearn",
+            "demo",
+            "--model",
+            "tiny-llama",
+            "--scope",
+            "dentistry",
+            "--out",
+            str(home),
+        ],
         capture_output=True,
         text=True,
         env=env,
