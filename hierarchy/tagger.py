@@ -470,8 +470,27 @@ def tag_texts(nlp: Language, texts: Iterable[str], *, batch_size: int = 64) -> I
         yield from _tag_batch(nlp, batch, batch_size)
 
 
+#: chat-template markers such as ``<|im_end|>``: the tokenizer would glue them to the word before
+CHAT_MARKER = re.compile(r"<\|[^|<>\s]{1,40}\|>|</?s>")
+
+
+def blank_chat_markers(text: str) -> str:
+    """``text`` with chat-template markers replaced by spaces of the same length (offsets unchanged).
+
+    Examples
+    --------
+    >>> blank_chat_markers("repair<|im_end|>\n")
+    'repair          \n'
+    """
+    return CHAT_MARKER.sub(lambda m: " " * len(m.group()), text)
+
+
 def _tag_batch(nlp: Language, texts: list[str], batch_size: int) -> Iterator[list[dict[str, Any]]]:
-    pieces = [(i, off, chunk) for i, text in enumerate(texts) for off, chunk in split_paragraphs(text)]
+    pieces = [
+        (i, off, chunk)
+        for i, text in enumerate(texts)
+        for off, chunk in split_paragraphs(blank_chat_markers(text))
+    ]
     spans: list[list[dict[str, Any]]] = [[] for _ in texts]
     abbrevs: list[dict[str, Entry]] = [{} for _ in texts]
     with warnings.catch_warnings():

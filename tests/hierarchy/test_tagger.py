@@ -209,3 +209,15 @@ def test_fuzzy_linker_fallback_tags_near_misses() -> None:
     # the misspelt operation is found by the fallback; the exact span is kept as it is
     assert spans_of(fuzzy, text) == [("cholecystectomie", "X:chole", 2), ("anxiety disorders", "X:anx", 2)]
     assert spans_of(fuzzy, "She walked home.") == []
+
+
+def test_concepts_next_to_chat_template_markers_are_tagged() -> None:
+    from hierarchy.tagger import tag_texts
+
+    cg = ConceptGraph()
+    cg.add_concept("X:1", "diagnostic laparoscopy")
+    nlp = make_pipeline(Lexicon.from_graph(cg, {"X:1": 4}))
+    text = "<|im_start|>user\nC. diagnostic laparoscopy<|im_end|>\n<|im_start|>assistant\nAnswer: diagnostic laparoscopy<|im_end|>"
+    spans = next(tag_texts(nlp, [text]))
+    assert [(s["start"], s["end"]) for s in spans] == [(20, 42), (83, 105)]
+    assert all(text[s["start"] : s["end"]] == "diagnostic laparoscopy" for s in spans)
