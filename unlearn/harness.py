@@ -41,14 +41,18 @@ def mask_documents(
     tokenizer: Any,
     tokenizer_name: str,
     out: Path,
+    *,
+    extra_roles: Mapping[str, tuple[int, int, float]] | None = None,
 ) -> dict[str, Any]:
     """Tag each part's documents with the hierarchy and write ``out/<part>.parquet`` masks for ``scope_items``.
 
     Documents are already rendered (chat template applied where wanted), so masks are built on the
-    text as is. Returns the role counts per part.
+    text as is. A document may add ``extra_spans`` (concept ids given a role by ``extra_roles``) and a
+    ``target_from`` offset before which tagged target concepts are dropped (they stay neutral). Returns the
+    role counts per part.
     """
     from hierarchy.masks import write_masks
-    from hierarchy.roles import assign_roles
+    from hierarchy.roles import TARGET, assign_roles
     from hierarchy.scope import Scope
     from hierarchy.store import read_hierarchy
     from hierarchy.tagger import build_nlp, tag_texts
@@ -56,11 +60,17 @@ def mask_documents(
     hier = read_hierarchy(hier_dir)
     scope = Scope.parse(list(scope_items), hier)
     table = {cid: (r.role, r.level, r.weight) for cid, r in assign_roles(hier, scope).items()}
+    table.update(extra_roles or {})
     nlp = build_nlp(hier)
     info: dict[str, Any] = {}
     for part, docs in parts.items():
-        spans = tag_texts(nlp, [d["text"] for d in docs])
-        rows = [{**d, "spans": s} for d, s in zip(docs, spans, strict=True)]
+        rows = []
+        for d, tagged in zip(docs, tag_texts(nlp, [d["text"] for d in docs]), strict=True):
+            start = d.get("target_from", 0)
+            kept = [
+                sp for sp in tagged if sp["start"] >= start or table.get(sp["concept_id"], (0,))[0] != TARGET
+            ]
+            rows.append({"doc_id": d["doc_id"], "text": d["text"], "spans": kept + d.get("extra_spans", [])})
         write_jsonl(out / f"{part}.spans.jsonl", rows)
         info[part] = write_masks(
             rows, tokenizer, table, out / f"{part}.parquet",

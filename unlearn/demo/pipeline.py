@@ -40,7 +40,7 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "memorize": {"epochs": 25.0, "batch_size": 8, "lr": 1e-2, "train_layers": None},
         "unlearn_steps": 10,
         "batch_size": 8,
-        "lr": {"dual": 1e-2, "graddiff": 1e-3},
+        "lr": {"dual": 5e-2, "graddiff": 1e-3},
         "train": {},
         "method": {"dual": {"fisher_batches": 2}},
     },
@@ -57,6 +57,11 @@ class DemoConfig(StrictModel):
     retain_records: int = Field(20, ge=2, description="memorised out-of-scope records (the retain set)")
     holdout_records: int = Field(10, ge=2, description="in-scope records never trained (MIA non-members)")
     general_items: int = Field(24, ge=1, description="general medical QA items for the general accuracy")
+    forget_identifiers: bool = Field(
+        True,
+        description="a deletion request covers the patient's identifiers: name, record number and dates of a "
+        "forgotten record become target tokens (L4 weight), beside the in-scope concepts",
+    )
     seed: int = 0
 
     def preset(self) -> dict[str, Any]:
@@ -115,14 +120,59 @@ def select_demo_data(cfg: DemoConfig) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def training_docs(data: dict[str, list[dict[str, Any]]], tokenizer: Any) -> dict[str, list[dict[str, str]]]:
-    """The texts the model memorises: each record's note and its MCQ probe rendered with the chat template."""
+IDENTIFIER = "DEMO:patient-identifier"
+
+
+def _identifier_spans(text: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Character spans of a record's name, record number and date wherever they occur in ``text``."""
+    spans = []
+    for value in (record["patient_name"], record["mrn"], record.get("date")):
+        start = text.find(value) if value else -1
+        while start >= 0:
+            spans.append(
+                {
+                    "start": start,
+                    "end": start + len(value),
+                    "text": value,
+                    "concept_id": IDENTIFIER,
+                    "level": 4,
+                }
+            )
+            start = text.find(value, start + len(value))
+    return spans
+
+
+def training_docs(
+    data: dict[str, list[dict[str, Any]]], tokenizer: Any, *, forget_identifiers: bool = True
+) -> dict[str, list[dict[str, Any]]]:
+    """The texts the model memorises: each record's note and its MCQ probe rendered with the chat template.
+
+    Forget documents also carry what the masks need beyond the tagger: ``extra_spans`` (the patient's
+    identifiers, when ``forget_identifiers``) and, for MCQ probes, ``target_from`` — the start of the
+    assistant's answer, before which in-scope concepts are not targets (the question lists four in-scope
+    procedures as options; forgetting all four alike would not forget which one was the patient's).
+    """
     from unlearn.data import render_mcq
 
-    out: dict[str, list[dict[str, str]]] = {}
+    records = {r["record_id"]: r for part in ("forget", "retain") for r in data[part]}
+    out: dict[str, list[dict[str, Any]]] = {}
     for part in ("forget", "retain"):
-        docs = [{"doc_id": r["record_id"], "text": r["text"]} for r in data[part]]
-        docs += [{"doc_id": p["probe_id"], "text": render_mcq(p, tokenizer)} for p in data[f"{part}_mcq"]]
+        docs: list[dict[str, Any]] = [
+            {"doc_id": r["record_id"], "record_id": r["record_id"], "text": r["text"]} for r in data[part]
+        ]
+        for p in data[f"{part}_mcq"]:
+            text = render_mcq(p, tokenizer)
+            docs.append(
+                {
+                    "doc_id": p["probe_id"],
+                    "record_id": p["record_id"],
+                    "text": text,
+                    "target_from": text.rfind("Answer:"),
+                }
+            )
+        if part == "forget" and forget_identifiers:
+            for d in docs:
+                d["extra_spans"] = _identifier_spans(d["text"], records[d["record_id"]])
         out[part] = docs
     return out
 
@@ -200,7 +250,7 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     prepare_s = time.perf_counter() - t0
     tok = load_tokenizer(model_dir)
     data = select_demo_data(cfg)
-    docs = training_docs(data, tok)
+    docs = training_docs(data, tok, forget_identifiers=cfg.forget_identifiers)
     scope_root = DEFAULT_SCOPES.get(cfg.scope, cfg.scope)
 
     def ontology_stage(work: Path) -> dict[str, Any]:
@@ -220,7 +270,15 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     hier_stage = runner.run("hierarchy", {"graph": onto.path.name}, hierarchy_stage)
 
     def masks_stage(work: Path) -> dict[str, Any]:
-        info = mask_documents(docs, hier_stage.path / "hier", [scope_root], tok, cfg.model, work)
+        info = mask_documents(
+            docs,
+            hier_stage.path / "hier",
+            [scope_root],
+            tok,
+            cfg.model,
+            work,
+            extra_roles={IDENTIFIER: (2, 4, 1.0)},
+        )
         if info["forget"]["tokens_by_role"]["target"] == 0:
             raise MedunlearnError(f"scope {cfg.scope!r} marks no target token in the forget records")
         return info
