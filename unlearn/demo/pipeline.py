@@ -22,6 +22,7 @@ from pydantic import Field
 from ontology.common.atomic import atomic_write_json
 from ontology.common.config import StrictModel
 from ontology.common.errors import MedunlearnError
+from ontology.common.hashing import config_hash
 from unlearn.finetune import FinetuneConfig
 from unlearn.harness import finetune_stage, history_curve, mask_documents, unlearn_stage
 
@@ -121,6 +122,8 @@ def select_demo_data(cfg: DemoConfig) -> dict[str, list[dict[str, Any]]]:
 
 
 IDENTIFIER = "DEMO:patient-identifier"
+#: bump when the tagging or masking rules change, so that cached masks (and what follows) are rebuilt
+MASKS_VERSION = 2
 
 
 def _identifier_spans(text: str, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -285,7 +288,13 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
 
     masks = runner.run(
         "masks",
-        {"hier": hier_stage.path.name, "scope": cfg.scope, "model": model_dir, **_data_key(data)},
+        {
+            "hier": hier_stage.path.name,
+            "scope": cfg.scope,
+            "model": model_dir,
+            "docs": config_hash(docs),  # texts and the extra spans / answer offsets the masks use
+            "version": MASKS_VERSION,
+        },
         masks_stage,
     )
     recipe = FinetuneConfig(**preset["memorize"], seed=cfg.seed)
