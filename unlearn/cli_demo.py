@@ -65,6 +65,9 @@ def demo(
     out: Path = typer.Option(
         Path("runs/demo"), "--out", "-o", help="Where stages, caches and the report go."
     ),
+    forget_identifiers: bool = typer.Option(
+        False, "--forget-identifiers", help="Also target patients' names, record numbers and dates."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of tables."),
 ) -> None:
     """Ontology → hierarchy → tag → masks → memorize → unlearn (dual + graddiff) → evaluate → report.
@@ -76,7 +79,7 @@ def demo(
         return
     from unlearn.demo.pipeline import DemoConfig, run_demo, write_summary
 
-    cfg = DemoConfig(model=model, scope=scope)
+    cfg = DemoConfig(model=model, scope=scope, forget_identifiers=forget_identifiers)
     target = out / f"{Path(model).name}-{scope.replace(':', '_')}"
     results = run_demo(cfg, target)
     write_summary(results, target)

@@ -32,7 +32,7 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "memorize": {"epochs": 10.0, "batch_size": 8, "lr": 4e-4, "train_layers": 8},
         "unlearn_steps": 12,
         "batch_size": 8,
-        "lr": {"dual": 5e-4, "graddiff": 2e-5},
+        "lr": {"dual": 1e-3, "graddiff": 2e-5},
         # dual selects its 0.1% inside the layers that memorisation changed: cheaper backward, same budget
         "train": {"dual": {"layers": list(range(22, 30))}},
         "method": {"dual": {"fisher_batches": 2}},
@@ -59,9 +59,10 @@ class DemoConfig(StrictModel):
     holdout_records: int = Field(10, ge=2, description="in-scope records never trained (MIA non-members)")
     general_items: int = Field(24, ge=1, description="general medical QA items for the general accuracy")
     forget_identifiers: bool = Field(
-        True,
-        description="a deletion request covers the patient's identifiers: name, record number and dates of a "
-        "forgotten record become target tokens (L4 weight), beside the in-scope concepts",
+        False,
+        description="also target the patient's identifiers (name, record number, dates) of a forgotten record "
+        "(L4 weight); off by default: at the demo's budget it dilutes the forgetting of the in-scope concepts "
+        "(docs/method-choices.md)",
     )
     seed: int = 0
 
@@ -146,7 +147,7 @@ def _identifier_spans(text: str, record: dict[str, Any]) -> list[dict[str, Any]]
 
 
 def training_docs(
-    data: dict[str, list[dict[str, Any]]], tokenizer: Any, *, forget_identifiers: bool = True
+    data: dict[str, list[dict[str, Any]]], tokenizer: Any, *, forget_identifiers: bool = False
 ) -> dict[str, list[dict[str, Any]]]:
     """The texts the model memorises: each record's note and its MCQ probe rendered with the chat template.
 
