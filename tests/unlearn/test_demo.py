@@ -100,3 +100,22 @@ def test_demo_cli_unknown_scope_is_one_line(home: Path) -> None:
     assert out.stderr.strip().splitlines()[-1] == (
         "error: unknown demo scope 'dentistry'; use one of ['mental', 'surgery'] or a DEMO: concept id"
     )
+
+
+def test_training_docs_mark_answers_and_identifiers(home: Path) -> None:
+    from unlearn.demo.pipeline import IDENTIFIER, training_docs
+    from unlearn.models import load_tokenizer
+
+    data = select_demo_data(DemoConfig(model="tiny-llama"))
+    tok = load_tokenizer("tiny-llama")
+    plain = training_docs(data, tok)
+    assert all("extra_spans" not in d for part in plain.values() for d in part)
+    docs = training_docs(data, tok, forget_identifiers=True)
+    probe = next(d for d in docs["forget"] if d["doc_id"] == data["forget_mcq"][0]["probe_id"])
+    assert probe["text"][probe["target_from"] :].startswith("Answer: ")
+    record = data["forget"][0]
+    note = next(d for d in docs["forget"] if d["doc_id"] == record["record_id"])
+    found = {note["text"][s["start"] : s["end"]] for s in note["extra_spans"]}
+    assert found == {record["patient_name"], record["mrn"], record["date"]}
+    assert all(s["concept_id"] == IDENTIFIER for s in note["extra_spans"])
+    assert all("extra_spans" not in d for d in docs["retain"])
