@@ -35,7 +35,7 @@ def text_records(tokenizer: Any, docs: Sequence[dict[str, str]], max_length: int
 
 
 def mask_documents(
-    parts: Mapping[str, Sequence[dict[str, str]]],
+    parts: Mapping[str, Sequence[dict[str, Any]]],
     hier_dir: Path,
     scope_items: Sequence[str],
     tokenizer: Any,

@@ -130,8 +130,9 @@ MASKS_VERSION = 2
 def _identifier_spans(text: str, record: dict[str, Any]) -> list[dict[str, Any]]:
     """Character spans of a record's name, record number and date wherever they occur in ``text``."""
     spans = []
-    for value in (record["patient_name"], record["mrn"], record.get("date")):
-        start = text.find(value) if value else -1
+    values: list[str] = [v for v in (record["patient_name"], record["mrn"], record.get("date")) if v]
+    for value in values:
+        start = text.find(value)
         while start >= 0:
             spans.append(
                 {
