@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from hierarchy.masks import MASKS_SCHEMA
 from unlearn.config import RunConfig
 from unlearn.losses import token_logprobs
 from unlearn.models import tokenizer_hash
@@ -68,18 +69,7 @@ def write_masks(
 ) -> Path:
     """Write a MASKS Parquet file following the docs/architecture.md contract."""
     rows = mask_rows(tokenizer, texts)
-    schema = pa.schema(
-        [
-            ("doc_id", pa.string()),
-            ("text", pa.string()),
-            ("input_ids", pa.list_(pa.int32())),
-            ("offsets", pa.list_(pa.list_(pa.int32()))),
-            ("role", pa.list_(pa.int8())),
-            ("level", pa.list_(pa.int8())),
-            ("weight", pa.list_(pa.float32())),
-        ]
-    )
-    table = pa.Table.from_pylist(rows, schema=schema)
+    table = pa.Table.from_pylist(rows, schema=MASKS_SCHEMA)
     meta = {
         "tokenizer_name": "tiny-llama",
         "tokenizer_hash": tok_hash or tokenizer_hash(tokenizer),
