@@ -48,3 +48,36 @@ def test_model_list_json_and_error_line(tmp_path: Path) -> None:
         "error: no-such-model: unknown model; use one of smollm2, tiny-llama, "
         "a local model directory or a .gguf file"
     ]
+
+
+def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    """sysfs refuses new directories even to root: the demo stops at its first stage with one line."""
+    import os
+
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("no sysfs to stand for a read-only location")
+    out = _run("-q", "demo", "--model", "tiny-llama", "--out", "/sys/medunlearn-demo", env_home=tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: /sys/medunlearn-demo/tiny-llama-surgery/stages/")
+    assert "cannot create the stage directory" in lines[0]
+
+
+def test_disk_full_during_a_command_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import errno
+
+    from unlearn import cli
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "model.safetensors"))
+
+    monkeypatch.setattr(cli, "app", full)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(
+        f"error: {tmp_path / 'model.safetensors'}: No space left on device; finished stages"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -48,6 +49,10 @@ def _root(
     )
 
 
+#: storage failures reported as one line: disk full, quota, read-only or forbidden location
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 def main() -> None:
     """Entry point: bad input is reported as one line (exit 2), never a traceback."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,6 +62,16 @@ def main() -> None:
         app(standalone_mode=False)
     except MedunlearnError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.errno not in _STORAGE_ERRORS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(
+            f"error: {where}{exc.strerror}; finished stages and outputs are kept (written atomically): "
+            "free space or choose another --out / MEDUNLEARN_HOME, then run the same command again",
+            file=sys.stderr,
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted: finished stages are kept; run the same command again to resume", file=sys.stderr)
