@@ -22,7 +22,7 @@ from xml.etree import ElementTree as ET
 import networkx as nx
 
 from ontology.common.errors import InputError
-from ontology.graph import ConceptGraph, gc_paused
+from ontology.graph import ConceptGraph, gc_paused, node_attrs
 from ontology.readers.provenance import source_record
 from ontology.readers.xmlsafe import check_prolog
 
@@ -37,18 +37,9 @@ def _text(elem: ET.Element, tag: str) -> str:
 def _attrs(
     label: str, kind: str, path: list[str], synonyms: list[tuple[str, str]] | None = None
 ) -> dict[str, Any]:
-    return {
-        "label": label,
-        "synonyms": synonyms or [],
-        "definition": None,
-        "xrefs": [],
-        "tree_numbers": ["/".join(path)],
-        "semantic_types": [],
-        "source": "ICD10CM",
-        "obsolete": False,
-        "replaced_by": [],
-        "kind": kind,
-    }
+    return node_attrs(
+        label, synonyms=synonyms or (), tree_numbers=["/".join(path)], source="ICD10CM", kind=kind
+    )
 
 
 def _seventh_code(code: str, char: str) -> str:

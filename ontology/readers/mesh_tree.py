@@ -25,7 +25,7 @@ from typing import Any
 import networkx as nx
 
 from ontology.common.errors import InputError
-from ontology.graph import ConceptGraph, gc_paused
+from ontology.graph import ConceptGraph, gc_paused, node_attrs
 from ontology.readers.provenance import MESH_LICENCE, Skips, read_text, source_record, year_in_name
 
 #: The 16 MeSH tree categories (the first letter of a tree number).
@@ -52,17 +52,7 @@ _UI = re.compile(r"^[DCQ]\d{6,9}$")
 
 
 def _attrs(label: str, tree_numbers: list[str]) -> dict[str, Any]:
-    return {
-        "label": label,
-        "synonyms": [],
-        "definition": None,
-        "xrefs": [],
-        "tree_numbers": tree_numbers,
-        "semantic_types": [],
-        "source": "MESH",
-        "obsolete": False,
-        "replaced_by": [],
-    }
+    return node_attrs(label, tree_numbers=tree_numbers, source="MESH")
 
 
 def _rows(path: Path, text: str, skips: Skips) -> list[tuple[str, str | None, str, int]]:

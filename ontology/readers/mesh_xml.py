@@ -16,7 +16,7 @@ from typing import Any
 import networkx as nx
 
 from ontology.common.errors import InputError
-from ontology.graph import ConceptGraph, gc_paused
+from ontology.graph import ConceptGraph, gc_paused, node_attrs
 from ontology.readers.mesh_tree import MESH_CATEGORIES
 from ontology.readers.provenance import MESH_LICENCE, Skips, source_record, year_in_name
 from ontology.readers.xmlsafe import safe_iterparse
@@ -72,17 +72,13 @@ def read_mesh_xml(path: str | Path, strict: bool = False) -> ConceptGraph:
                 text = (term.text or "").strip()
                 if text and text != label:
                     synonyms.append((text, "EXACT" if preferred else "RELATED"))
-        nodes[node] = {
-            "label": label,
-            "synonyms": list(dict.fromkeys(synonyms)),
-            "definition": definition,
-            "xrefs": [],
-            "tree_numbers": tree_numbers,
-            "semantic_types": [],
-            "source": "MESH",
-            "obsolete": False,
-            "replaced_by": [],
-        }
+        nodes[node] = node_attrs(
+            label,
+            synonyms=dict.fromkeys(synonyms),
+            definition=definition,
+            tree_numbers=tree_numbers,
+            source="MESH",
+        )
         for tn in tree_numbers:
             position[tn] = node
         root.clear()  # drop the records read so far: memory stays bounded
