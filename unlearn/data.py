@@ -46,7 +46,8 @@ class Record:
         return Record(self.doc_id, self.input_ids[:n], self.role[:n], self.level[:n], self.weight[:n])
 
 
-def _plain(doc_id: str, ids: list[int]) -> Record:
+def plain_record(doc_id: str, ids: list[int]) -> Record:
+    """An unannotated record: every token neutral, weight 1 (plain text, MCQ items, fine-tuning)."""
     return Record(doc_id, list(ids), [0] * len(ids), [0] * len(ids), [1.0] * len(ids))
 
 
@@ -194,7 +195,7 @@ def load_records(
     elif fmt == "text" and path.suffix.lower() == ".txt":
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
         records = [
-            _plain(f"{path.stem}:{i}", tokenizer(t, add_special_tokens=False)["input_ids"])
+            plain_record(f"{path.stem}:{i}", tokenizer(t, add_special_tokens=False)["input_ids"])
             for i, t in enumerate(lines, 1)
             if t
         ]
@@ -214,7 +215,7 @@ def load_records(
                 if not isinstance(row.get(text_field), str):
                     raise InputError(f"no string field {text_field!r}", path=path, line=line)
                 text = row[text_field]
-            records.append(_plain(doc_id, tokenizer(text, add_special_tokens=False)["input_ids"]))
+            records.append(plain_record(doc_id, tokenizer(text, add_special_tokens=False)["input_ids"]))
     out = [r.truncated(max_length) for r in records if r.input_ids]
     return out[:limit] if limit is not None else out
 

@@ -25,13 +25,12 @@ def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
 
 def text_records(tokenizer: Any, docs: Sequence[dict[str, str]], max_length: int = 160) -> list[Any]:
     """``{"doc_id", "text"}`` documents as unweighted training records (every token counts)."""
-    from unlearn.data import Record
+    from unlearn.data import plain_record
 
-    out = []
-    for d in docs:
-        ids = tokenizer(d["text"], add_special_tokens=False)["input_ids"][:max_length]
-        out.append(Record(d["doc_id"], ids, [0] * len(ids), [0] * len(ids), [1.0] * len(ids)))
-    return out
+    return [
+        plain_record(d["doc_id"], tokenizer(d["text"], add_special_tokens=False)["input_ids"][:max_length])
+        for d in docs
+    ]
 
 
 def mask_documents(
