@@ -26,7 +26,7 @@ import math
 import resource
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -356,26 +356,23 @@ class Unlearner:
         assert self.retain_stream is not None
         rs = BatchStream(self.retain, self.retain_stream.batch_size, self.cfg.train.seed + 12, self.pad_id)
 
-        def forget_loss(model: Any, batch: dict[str, Tensor]) -> Tensor:
-            logits = model(
-                input_ids=batch["input_ids"].to(self.device),
-                attention_mask=batch["attention_mask"].to(self.device),
-            ).logits
-            _, target, _ = _weights(batch)
-            w = target if m.forget_tokens == "target" else (batch["labels"][:, 1:] != -100).float()
-            return losses.nll_loss(
-                losses.token_logprobs(logits, batch["labels"].to(self.device)), w.to(self.device)
-            )
+        def weighted_nll(pick: int) -> Callable[[Any, dict[str, Tensor]], Tensor]:
+            """NLL weighted by one of :func:`_weights`' arrays (0 every valid token, 1 target tokens)."""
 
-        def retain_loss(model: Any, batch: dict[str, Tensor]) -> Tensor:
-            logits = model(
-                input_ids=batch["input_ids"].to(self.device),
-                attention_mask=batch["attention_mask"].to(self.device),
-            ).logits
-            valid, _, _ = _weights(batch)
-            return losses.nll_loss(
-                losses.token_logprobs(logits, batch["labels"].to(self.device)), valid.to(self.device)
-            )
+            def loss(model: Any, batch: dict[str, Tensor]) -> Tensor:
+                logits = model(
+                    input_ids=batch["input_ids"].to(self.device),
+                    attention_mask=batch["attention_mask"].to(self.device),
+                ).logits
+                w = _weights(batch)[pick]
+                return losses.nll_loss(
+                    losses.token_logprobs(logits, batch["labels"].to(self.device)), w.to(self.device)
+                )
+
+            return loss
+
+        forget_loss = weighted_nll(1 if m.forget_tokens == "target" else 0)
+        retain_loss = weighted_nll(0)
 
         with self.timer("selection"):
             f_f = fisher_diagonal(
