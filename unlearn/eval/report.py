@@ -191,7 +191,8 @@ def _privacy_columns(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     return cols
 
 
-def _lookup(row: Mapping[str, Any], key: str) -> Any:
+def lookup(row: Mapping[str, Any], key: str) -> Any:
+    """``row[key]``, ``row[a][b]`` for ``key == "a.b"``, or the derived ``harmonic``; ``None`` when absent."""
     if "." in key:
         outer, inner = key.split(".", 1)
         sub = row.get(outer)
@@ -263,7 +264,7 @@ def markdown(results: Mapping[str, Any], figure_names: Sequence[str] = ()) -> st
         out.append("|---" * (len(cols) + 1) + "|")
         for name, row in results["methods"].items():
             ci = row.get("ci") or {}
-            cells = [fmt(_lookup(row, k), kind, ci.get(k)) for k, _, kind in cols]
+            cells = [fmt(lookup(row, k), kind, ci.get(k)) for k, _, kind in cols]
             out.append(f"| {name} | " + " | ".join(cells) + " |")
         out.append("")
     header, rows = _paper_rows(results)
@@ -443,7 +444,7 @@ def render_html(results: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
             ci = row.get("ci") or {}
             cells: list[Cell] = [(name, None, "")]
             for k, _, kind in cols:
-                v = _lookup(row, k)
+                v = lookup(row, k)
                 cells.append((fmt(v, kind, ci.get(k)), _mean(v), f"{name}.{k}"))
             rows.append(cells)
         parts += [f"<h2>{html.escape(title_)}</h2>", _html_table(["method", *[h for _, h, _ in cols]], rows)]

@@ -7,19 +7,10 @@ from typing import Any
 
 from rich.table import Table
 
-from unlearn.eval.report import fmt
+from unlearn.eval.report import fmt, lookup
 
 #: (row label, results key — ``a.b`` reads ``row["a"]["b"]`` —, display kind of :func:`report.fmt`)
 Measure = tuple[str, str, str]
-
-
-def lookup(row: Mapping[str, Any], key: str) -> Any:
-    """``row[key]``, or ``row[a][b]`` for ``key == "a.b"``; ``None`` when absent."""
-    if "." in key:
-        outer, inner = key.split(".", 1)
-        sub = row.get(outer)
-        return sub.get(inner) if isinstance(sub, Mapping) else None
-    return row.get(key)
 
 
 def measures_table(
