@@ -30,6 +30,9 @@ from ontology.common.hashing import config_hash
 from ontology.common.paths import resolve_model_dir
 from ontology.common.progress import bar
 
+#: bump when the tagging or masking rules change their output, so cached masks (and what follows) rebuild
+MASKS_VERSION = 2
+
 MASKS_SCHEMA = pa.schema(
     [
         ("doc_id", pa.string()),

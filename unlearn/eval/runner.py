@@ -341,6 +341,7 @@ def run_seed(
 ) -> dict[str, Any] | None:
     """Run (or reuse) every stage of one seed; return its results (``None`` when stopped by ``until``)."""
     from hierarchy.levels import build_hierarchy
+    from hierarchy.masks import MASKS_VERSION
     from hierarchy.store import write_hierarchy
     from ontology.loader import load
     from ontology.store import read_graph, write_graph
@@ -385,6 +386,7 @@ def run_seed(
         "masks",
         "masks",
         {"hier": hier.path.name, "scope": scope, "model": inp.model_dir, "fallback": inp.cfg.answer_fallback,
+         "version": MASKS_VERSION,
          "forget": data_key["forget"], "retain": data_key["retain"]},
         masks_stage,
     )  # fmt: skip
