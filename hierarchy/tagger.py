@@ -479,8 +479,8 @@ def blank_chat_markers(text: str) -> str:
 
     Examples
     --------
-    >>> blank_chat_markers("repair<|im_end|>\n")
-    'repair          \n'
+    >>> blank_chat_markers("repair<|im_end|>\\n")
+    'repair          \\n'
     """
     return CHAT_MARKER.sub(lambda m: " " * len(m.group()), text)
 

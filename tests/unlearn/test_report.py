@@ -189,3 +189,15 @@ def test_format_helpers() -> None:
     assert R.strongest_attack({"loss": 0.52, "zlib": 0.44}) == ("zlib", 0.44)
     assert R.strongest_attack({}) is None
     assert math.isclose(R.PAPER_REPORTED["knowledge_preservation"], 0.885)
+
+
+def test_goal_section_is_rendered(tmp_path: Path, results: dict[str, Any]) -> None:
+    from unlearn.eval.goals import goals_section
+
+    results["goals"] = goals_section(results)
+    paths = R.write_report(results, tmp_path)
+    md, page = paths["markdown"].read_text(), paths["html"].read_text()
+    # dual: KP 0.9512 / 0.97 = 0.981 (met); relearn recovery 0.31 (met); changed 0.093% (met)
+    assert "## Goals (dual)" in md and "| KP ≥ 0.97 | 0.981 | met |" in md
+    assert "| changed parameters ≤ 0.1% | 0.093% | met |" in md
+    assert "<h2>Goals (dual)</h2>" in page and "not measured" in page  # no holdout efficacy in the rows

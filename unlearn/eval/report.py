@@ -48,6 +48,8 @@ ROW_KEYS = (
     "peak_mem_mb",
 )
 REFERENCE_ROWS = ("memorized", "oracle")
+#: how a goal check (``results["goals"]``) reads in the tables
+GOAL_MARKS = {True: "met", False: "**missed**", None: "not measured"}
 Cell = tuple[str, float | None, str]  # display text, exact value, data-key
 PAPER = "arXiv 2511.19498"
 PAPER_NOTE = f"reported by the paper ({PAPER}) on a different model and setup; not measured here"
@@ -96,7 +98,8 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _mean(value: Any) -> float | None:
+def mean_value(value: Any) -> float | None:
+    """A number, or the ``mean`` of a several-seed ``{"mean", "std"}`` value; ``None`` if absent or not finite."""
     if isinstance(value, Mapping):
         value = value.get("mean")
     if value is None:
@@ -133,11 +136,11 @@ def fmt(value: Any, kind: str, ci: Any = None) -> str:
     >>> fmt(None, "pct")
     '—'
     """
-    m = _mean(value)
+    m = mean_value(value)
     if m is None:
         return "—"
     text = _fmt_number(m, kind)
-    if isinstance(value, Mapping) and _mean(value.get("std")) is not None:
+    if isinstance(value, Mapping) and mean_value(value.get("std")) is not None:
         text += " ± " + _fmt_number(float(value["std"]), kind)
     if ci is not None and len(ci) == 2 and all(c is not None for c in ci):
         text += f" [{_fmt_number(float(ci[0]), kind)}, {_fmt_number(float(ci[1]), kind)}]"
@@ -162,7 +165,7 @@ def _row_value(row: Mapping[str, Any], key: str) -> Any:
     if key == "harmonic":
         if "harmonic" in row:
             return row["harmonic"]
-        e, k = _mean(row.get("forgetting_efficacy")), _mean(row.get("knowledge_preservation"))
+        e, k = mean_value(row.get("forgetting_efficacy")), mean_value(row.get("knowledge_preservation"))
         return None if e is None or k is None else harmonic_score(e, k)
     return row.get(key)
 
@@ -210,7 +213,7 @@ def _tables(results: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, str, 
 
 def strongest_attack(mia: Mapping[str, Any]) -> tuple[str, float] | None:
     """The attack whose AUC is farthest from 0.5, with its AUC (``None`` if none measured)."""
-    vals = [(a, _mean(v)) for a, v in (mia or {}).items()]
+    vals = [(a, mean_value(v)) for a, v in (mia or {}).items()]
     vals2 = [(a, v) for a, v in vals if v is not None]
     return max(vals2, key=lambda av: abs(av[1] - 0.5)) if vals2 else None
 
@@ -241,7 +244,7 @@ def _paper_rows(results: Mapping[str, Any]) -> tuple[list[str], list[list[tuple[
                 )
             else:
                 value = methods[n].get(key)
-                cell = (fmt(value, kind), _mean(value), f"{n}.{key}")
+                cell = (fmt(value, kind), mean_value(value), f"{n}.{key}")
             cells.append(cell)
         rows.append(cells)
     return header, rows
@@ -271,6 +274,10 @@ def markdown(results: Mapping[str, Any], figure_names: Sequence[str] = ()) -> st
     out += ["## Beside the paper", "", f"The paper's column is {PAPER_NOTE}.", ""]
     out += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     out += ["| " + " | ".join(c[0] for c in cells) + " |" for cells in rows]
+    goals = results.get("goals")
+    if goals:
+        out += ["", f"## Goals ({goals['method']})", "", "| goal | measured | |", "|---|---|---|"]
+        out += [f"| {c['goal']} | {c['measured']} | {GOAL_MARKS[c['met']]} |" for c in goals["checks"]]
     hashes = results.get("config_hashes") or {}
     if hashes:
         out += ["", "Config hashes: " + ", ".join(f"{k} `{v}`" for k, v in hashes.items())]
@@ -310,7 +317,7 @@ def figures(results: Mapping[str, Any]) -> dict[str, bytes]:
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for name, row in methods.items():
-        f, r = _mean(row.get("forget_acc")), _mean(row.get("retain_acc"))
+        f, r = mean_value(row.get("forget_acc")), mean_value(row.get("retain_acc"))
         if f is None or r is None:
             continue
         ax.scatter([100 * f], [100 * r], label=name, **_style(name))
@@ -336,7 +343,7 @@ def figures(results: Mapping[str, Any]) -> dict[str, bytes]:
             ):
                 ys = [scale * p[key] if p.get(key) is not None else np.nan for p in points]
                 ax.plot(steps, ys, ls, color=color, marker=".", label=f"{name} {key.split('_')[0]}")
-        oracle_f = _mean(methods["oracle"].get("forget_acc"))
+        oracle_f = mean_value(methods["oracle"].get("forget_acc"))
         if oracle_f is not None:
             ax1.axhline(100 * oracle_f, color="black", lw=1, ls=":", label="oracle forget")
         ax1.set(xlabel="unlearning step", ylabel="accuracy (%)", title="Accuracy over steps")
@@ -354,7 +361,7 @@ def figures(results: Mapping[str, Any]) -> dict[str, bytes]:
             for name, per in roc.items():
                 if attack in per:
                     ls = ":" if name == "oracle" else "-"
-                    value = _mean((methods.get(name, {}).get("mia_auc") or {}).get(attack))
+                    value = mean_value((methods.get(name, {}).get("mia_auc") or {}).get(attack))
                     label = name if value is None else f"{name} (AUC {value:.3f})"
                     ax.plot(per[attack]["fpr"], per[attack]["tpr"], ls, label=label)
             ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
@@ -369,7 +376,10 @@ def figures(results: Mapping[str, Any]) -> dict[str, bytes]:
         names = list(per_level)
         cols = [(lv, side) for lv in ("L1", "L2", "L3", "L4") for side in ("inside", "outside")]
         data = np.array(
-            [[_mean((per_level[n].get(lv) or {}).get(side)) or np.nan for lv, side in cols] for n in names],
+            [
+                [mean_value((per_level[n].get(lv) or {}).get(side)) or np.nan for lv, side in cols]
+                for n in names
+            ],
             dtype=float,
         )
         lim = float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 1.0
@@ -445,7 +455,7 @@ def render_html(results: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
             cells: list[Cell] = [(name, None, "")]
             for k, _, kind in cols:
                 v = lookup(row, k)
-                cells.append((fmt(v, kind, ci.get(k)), _mean(v), f"{name}.{k}"))
+                cells.append((fmt(v, kind, ci.get(k)), mean_value(v), f"{name}.{k}"))
             rows.append(cells)
         parts += [f"<h2>{html.escape(title_)}</h2>", _html_table(["method", *[h for _, h, _ in cols]], rows)]
     header, rows = _paper_rows(results)
@@ -454,6 +464,16 @@ def render_html(results: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
         f"<p class='note'>The paper's column is {html.escape(PAPER_NOTE)}.</p>",
         _html_table(header, rows),
     ]
+    goals = results.get("goals")
+    if goals:
+        goal_rows = [
+            [(c["goal"], None, ""), (c["measured"], None, ""), (GOAL_MARKS[c["met"]].strip("*"), None, "")]
+            for c in goals["checks"]
+        ]
+        parts += [
+            f"<h2>Goals ({html.escape(goals['method'])})</h2>",
+            _html_table(["goal", "measured", ""], goal_rows),
+        ]
     captions = {
         "accuracy": "Forget vs retain accuracy per method; the star is the retrained oracle (the target).",
         "curves": "Accuracy and loss over unlearning steps.",

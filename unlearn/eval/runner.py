@@ -523,6 +523,7 @@ def run_suite(
     is ``{"mean", "std", "n"}`` across seeds (:func:`seed_summary`) and ``per_seed`` keeps the raw rows.
     ``until`` (one of :data:`STAGE_GROUPS`) stops after that stage group and returns ``None``.
     """
+    from unlearn.eval.goals import goals_section
     from unlearn.eval.report import write_report
 
     if until is not None and until not in STAGE_GROUPS:
@@ -571,6 +572,8 @@ def run_suite(
     }
     if len(per_seed) > 1:
         results["per_seed"] = [s["methods"] for s in per_seed]
+    if goals := goals_section(results):
+        results["goals"] = goals
     paths = write_report(results, out / "report")
     results["report"] = str(paths["html"])
     return results
