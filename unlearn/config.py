@@ -89,8 +89,12 @@ class TrainSection(StrictModel):
     exclude: list[str] | None = Field(None, description="regexes of parameter names that must not change")
     layers: list[int] | None = Field(None, description="only these decoder layers may change")
     retain_budget: float | None = Field(
-        None, gt=0, description="stop when the retain loss exceeds this multiple of its first value"
+        None,
+        gt=0,
+        description="stop when the retain loss (mean of the last retain_budget_window steps) exceeds this "
+        "multiple of its baseline (mean of the first retain_budget_window steps)",
     )
+    retain_budget_window: int = Field(5, ge=1, description="steps averaged by the retain budget")
     checkpoint_every: int = Field(10, ge=1)
     keep_checkpoints: int = Field(2, ge=1)
     stop_after: int | None = Field(None, ge=1, description="interrupt after this many steps (resumable)")

@@ -26,7 +26,7 @@ import math
 import resource
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,25 @@ class RunResult:
     is_main: bool = True
 
 
+def retain_over_budget(losses: Sequence[float], budget: float, window: int) -> tuple[float, float] | None:
+    """``(recent, baseline)`` when the mean of the last ``window`` retain losses exceeds ``budget`` times the
+    mean of the first ``window`` (the baseline); ``None`` while within budget or before the baseline is full.
+
+    Means over a window, not single batches, so that one hard retain batch does not stop a healthy run.
+
+    Examples
+    --------
+    >>> retain_over_budget([1.0, 1.2, 1.4, 2.0], budget=1.5, window=2)  # (1.4 + 2.0) / 2 > 1.5 * 1.1
+    (1.7, 1.1)
+    >>> retain_over_budget([1.0, 2.0], budget=1.5, window=2) is None  # the baseline itself
+    True
+    """
+    if len(losses) <= window:
+        return None
+    recent, baseline = sum(losses[-window:]) / window, sum(losses[:window]) / window
+    return (recent, baseline) if recent > budget * baseline else None
+
+
 class Collapse(Exception):
     """Raised inside a step when the run must stop early (non-finite loss, retain loss over budget)."""
 
@@ -178,7 +197,6 @@ class Unlearner:
         self.theta0: Tensor = torch.empty(0)
         self.basis: Any = None
         self.gru_ema: Tensor | None = None
-        self.retain0: float | None = None
         self.history: list[dict[str, float]] = []
 
     # ------------------------------------------------------------------ setup
@@ -450,13 +468,13 @@ class Unlearner:
         for name, value in parts.items():
             if not math.isfinite(value):
                 raise Collapse(f"non-finite {name} loss ({value}) at step {step}")
-        budget = self.cfg.train.retain_budget
+        budget, window = self.cfg.train.retain_budget, self.cfg.train.retain_budget_window
         if budget is not None and "retain" in parts:
-            if self.retain0 is None:
-                self.retain0 = parts["retain"]
-            elif parts["retain"] > budget * self.retain0:
+            losses = [h["retain"] for h in self.history] + [parts["retain"]]
+            if over := retain_over_budget(losses, budget, window):
                 raise Collapse(
-                    f"retain loss {parts['retain']:.4f} over budget ({budget} x {self.retain0:.4f}) at step {step}"
+                    f"retain loss {over[0]:.4f} (mean of the last {min(window, len(losses))} steps) over budget "
+                    f"({budget} x {over[1]:.4f}, the mean of the first {window}) at step {step}"
                 )
 
     def _step_flat(self, step: int) -> dict[str, float]:
@@ -658,7 +676,6 @@ class Unlearner:
             "basis": self.basis.state_dict() if self.basis is not None else None,
             "gru_ema": self.gru_ema,
             "dp": self._dp_state(),
-            "retain0": self.retain0,
             "history": self.history,
         }
         with self.timer("checkpoint"), atomic_path(target, is_dir=True) as tmp:
@@ -703,7 +720,6 @@ class Unlearner:
         self.gru_ema = None if state["gru_ema"] is None else state["gru_ema"].to(self.device)
         self._load_dp_state(state["dp"])
         torch.set_rng_state(mine["torch_rng"].cpu())
-        self.retain0 = state["retain0"]
         self.history = state["history"]
         return int(meta["step"])
 
