@@ -31,7 +31,7 @@ from ontology.common.paths import resolve_model_dir
 from ontology.common.progress import bar
 
 #: bump when the tagging or masking rules change their output, so cached masks (and what follows) rebuild
-MASKS_VERSION = 2
+MASKS_VERSION = 3
 
 MASKS_SCHEMA = pa.schema(
     [

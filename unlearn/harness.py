@@ -101,6 +101,16 @@ def finetune_stage(
     return run
 
 
+def unlearn_stage_key(run_config: dict[str, Any], label: str) -> dict[str, Any]:
+    """The stage key of an unlearning run: its config with every default filled in (``output`` aside), so
+    that a changed default reruns a cached stage instead of silently reusing it."""
+    from ontology.common.config import validate_config
+    from unlearn.config import RunConfig
+
+    resolved = validate_config(run_config, RunConfig, source=label).model_dump(mode="json")
+    return {k: v for k, v in resolved.items() if k != "output"}
+
+
 def unlearn_stage(run_config: dict[str, Any], label: str) -> StageFn:
     """Run :class:`unlearn.trainer.Unlearner` with ``run_config`` (its ``output.dir`` set to the workdir)."""
 

@@ -290,7 +290,8 @@ def test_apply_answer_fallback_by_hand(tmp_path: Path) -> None:
     assert used == ["a"]
     table = pq.read_table(tmp_path / "out.parquet")
     got = table.to_pydict()
-    assert got["role"] == [[1, 0, 2, 2, 2], [1, 0, 0, 0, 2]]
-    assert got["level"] == [[2, 0, 4, 4, 4], [2, 0, 0, 0, 3]]
-    assert got["weight"][0] == [1.0, 0.0, 1.0, 1.0, 1.0]
+    # the option text is the target, not its letter "B." (shared by every answer)
+    assert got["role"] == [[1, 0, 0, 2, 2], [1, 0, 0, 0, 2]]
+    assert got["level"] == [[2, 0, 0, 4, 4], [2, 0, 0, 0, 3]]
+    assert got["weight"][0] == [1.0, 0.0, 0.0, 1.0, 1.0]
     assert table.schema.metadata[b"scope"] == b"E04"

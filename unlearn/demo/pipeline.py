@@ -24,7 +24,7 @@ from ontology.common.config import StrictModel
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import config_hash
 from unlearn.finetune import FinetuneConfig
-from unlearn.harness import finetune_stage, history_curve, mask_documents, unlearn_stage
+from unlearn.harness import finetune_stage, history_curve, mask_documents, unlearn_stage, unlearn_stage_key
 
 #: per-model defaults: (memorize recipe, unlearning steps, batch size, per-method learning rates)
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
@@ -313,7 +313,10 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     for method in cfg.methods:
         run_cfg = _unlearn_config(cfg, method, memo.path, masks.path)
         unlearned[method] = runner.run(
-            f"unlearn-{method}", run_cfg, unlearn_stage(run_cfg, f"demo {method}"), label=f"unlearn {method}"
+            f"unlearn-{method}",
+            unlearn_stage_key(run_cfg, f"demo {method}"),
+            unlearn_stage(run_cfg, f"demo {method}"),
+            label=f"unlearn {method}",
         )
     models = {"base": model_dir, "memorized": str(memo.path / "model"), "oracle": str(oracle.path / "model")}
     models |= {m: str(r.path / "model") for m, r in unlearned.items()}

@@ -135,8 +135,10 @@ def answer_text(item: dict[str, Any]) -> str:
 def apply_answer_fallback(src: Path, dst: Path, answers: dict[str, str]) -> list[str]:
     """Copy a MASKS file, marking the answer tokens of rows without a target token as L4 targets.
 
-    ``answers`` maps ``doc_id`` to the answer text (``"X. option"``); its last occurrence in the row's text
-    is the span. Returns the doc ids that used the fallback.
+    ``answers`` maps ``doc_id`` to the answer text (``"X. option"``), found at its last occurrence in the
+    row's text; the span is the option text without its letter: the letter tokens (``"B."``) are shared by
+    every MCQ answer, and unlearning them on SmolLM2 took retain accuracy from 0.84 to 0.36 in 10 steps.
+    Returns the doc ids that used the fallback.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -152,6 +154,7 @@ def apply_answer_fallback(src: Path, dst: Path, answers: dict[str, str]) -> list
         if start < 0:
             raise MedunlearnError(f"masks row {doc_id}: answer text not found in the rendered item")
         end = start + len(ans)
+        start += ans.index(". ") + 2 if ". " in ans else 0
         hit = False
         for t, (a, b) in enumerate(cols["offsets"][i]):
             if b > start and a < end:
@@ -346,7 +349,13 @@ def run_seed(
     from ontology.loader import load
     from ontology.store import read_graph, write_graph
     from unlearn.eval.scoring import level_deltas
-    from unlearn.harness import finetune_stage, history_curve, mask_documents, unlearn_stage
+    from unlearn.harness import (
+        finetune_stage,
+        history_curve,
+        mask_documents,
+        unlearn_stage,
+        unlearn_stage_key,
+    )
 
     sp = inp.splits[seed]
     tok = inp.tokenizer
@@ -420,7 +429,10 @@ def run_seed(
     for method in inp.methods:
         run_cfg = _unlearn_config(inp, method, seed, memo.path, masks.path)
         unlearned[method] = track.run(
-            f"unlearn {method}", f"unlearn-{method}", run_cfg, unlearn_stage(run_cfg, method)
+            f"unlearn {method}",
+            f"unlearn-{method}",
+            unlearn_stage_key(run_cfg, method),
+            unlearn_stage(run_cfg, method),
         )
     if until == "unlearn":
         return None
