@@ -331,24 +331,28 @@ def figures(results: Mapping[str, Any]) -> dict[str, bytes]:
 
     curves = results.get("curves") or {}
     if any(curves.values()):
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+        # the accuracy panel only when some run recorded accuracies over its steps (suite runs log losses)
+        with_acc = any(
+            p.get(k) is not None for pts in curves.values() for p in pts for k in ("forget_acc", "retain_acc")
+        )
+        fig, axes = plt.subplots(1, 2 if with_acc else 1, figsize=(10 if with_acc else 5.5, 4), squeeze=False)
+        ax2 = axes[0][-1]
+        panels = [(ax2, "forget_loss", "-", 1), (ax2, "retain_loss", "--", 1)]
+        if with_acc:
+            ax1 = axes[0][0]
+            panels = [(ax1, "forget_acc", "-", 100), (ax1, "retain_acc", "--", 100), *panels]
         for i, (name, points) in enumerate(curves.items()):
             steps = [p["step"] for p in points]
-            color = f"C{i % 10}"
-            for ax, key, ls, scale in (
-                (ax1, "forget_acc", "-", 100),
-                (ax1, "retain_acc", "--", 100),
-                (ax2, "forget_loss", "-", 1),
-                (ax2, "retain_loss", "--", 1),
-            ):
+            for ax, key, ls, scale in panels:
                 ys = [scale * p[key] if p.get(key) is not None else np.nan for p in points]
-                ax.plot(steps, ys, ls, color=color, marker=".", label=f"{name} {key.split('_')[0]}")
-        oracle_f = mean_value(methods["oracle"].get("forget_acc"))
-        if oracle_f is not None:
-            ax1.axhline(100 * oracle_f, color="black", lw=1, ls=":", label="oracle forget")
-        ax1.set(xlabel="unlearning step", ylabel="accuracy (%)", title="Accuracy over steps")
+                ax.plot(steps, ys, ls, color=f"C{i % 10}", marker=".", label=f"{name} {key.split('_')[0]}")
+        if with_acc:
+            oracle_f = mean_value(methods["oracle"].get("forget_acc"))
+            if oracle_f is not None:
+                ax1.axhline(100 * oracle_f, color="black", lw=1, ls=":", label="oracle forget")
+            ax1.set(xlabel="unlearning step", ylabel="accuracy (%)", title="Accuracy over steps")
         ax2.set(xlabel="unlearning step", ylabel="loss", title="Loss over steps")
-        for ax in (ax1, ax2):
+        for ax in axes[0]:
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
         out["curves"] = _png(fig)
@@ -476,7 +480,7 @@ def render_html(results: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
         ]
     captions = {
         "accuracy": "Forget vs retain accuracy per method; the star is the retrained oracle (the target).",
-        "curves": "Accuracy and loss over unlearning steps.",
+        "curves": "Forget and retain loss (and accuracy, when recorded) over unlearning steps.",
         "roc": "Membership-inference ROC curves, forget (members) vs forget-holdout (non-members).",
         "per_level": "Change of concept-token log-likelihood per hierarchy level, inside and outside scope.",
     }
