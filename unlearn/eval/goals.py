@@ -21,7 +21,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,16 +53,16 @@ def _num(row: Mapping[str, Any], key: str) -> float | None:
     return mean_value(lookup(row, key))
 
 
+def _bound(goal: str, value: float | None, ok: Callable[[float], bool], fmt: str = "{:.3f}") -> GoalCheck:
+    return GoalCheck(goal, "—" if value is None else fmt.format(value), None if value is None else ok(value))
+
+
 def _at_least(goal: str, value: float | None, bound: float, fmt: str = "{:.3f}") -> GoalCheck:
-    return GoalCheck(
-        goal, "—" if value is None else fmt.format(value), None if value is None else value >= bound
-    )
+    return _bound(goal, value, lambda v: v >= bound, fmt)
 
 
 def _at_most(goal: str, value: float | None, bound: float, fmt: str = "{:.3f}") -> GoalCheck:
-    return GoalCheck(
-        goal, "—" if value is None else fmt.format(value), None if value is None else value <= bound
-    )
+    return _bound(goal, value, lambda v: v <= bound, fmt)
 
 
 def check_goals(results: Mapping[str, Any], method: str = "dual", goals: Goals = Goals()) -> list[GoalCheck]:
