@@ -34,6 +34,13 @@ class MethodConfig(StrictModel):
         "target",
         description="'target': per-token weights of target tokens from the masks; 'all': every token",
     )
+    forget_context_weight: float = Field(
+        0.0,
+        ge=0,
+        description="with forget_tokens 'target': weight of the neutral tokens (neither target nor preserve) of "
+        "forget sequences in the forget term, so that the rest of a forgotten record loses its memorised "
+        "likelihood too (membership inference reads the whole sequence)",
+    )
     keep_loss: Literal["none", "nll"] = Field(
         "nll", description="term on preserve tokens of forget sequences"
     )
@@ -47,6 +54,12 @@ class MethodConfig(StrictModel):
         "through the forget sequences)",
     )
     retain_weight: float = Field(1.0, ge=0)
+    retain_preserve_weight: float = Field(
+        1.0,
+        ge=1.0,
+        description="weight of preservation-critical (role 1) tokens in the retain NLL, relative to 1 for the "
+        "other tokens: a retain item's few answer tokens otherwise weigh as little as any question token",
+    )
     beta: float = Field(0.1, gt=0, description="NPO / SimNPO / token-NPO temperature")
     gamma: float = Field(0.0, description="SimNPO margin")
     selection: Literal["none", "fisher"] = "fisher"
@@ -114,6 +127,8 @@ METHODS: dict[str, dict[str, Any]] = {
         "retain_loss": "nll",
         "selection": "fisher",
         "projection": "basis",
+        "retain_preserve_weight": 10.0,
+        "beta": 1.0,  # per token: saturates a few nats below the reference (β = 0.1 acts as plain GA)
     },
     "ga": {**_BASE, "forget_loss": "ga", "retain_loss": "none"},
     "graddiff": {**_BASE, "forget_loss": "ga", "retain_loss": "nll"},
@@ -126,8 +141,8 @@ METHODS: dict[str, dict[str, Any]] = {
 
 DESCRIPTIONS: dict[str, str] = {
     "dual": "ours: Fisher-saliency top-rho coordinates, token-level NPO on target tokens, keep loss on preserve "
-    "tokens, retain NLL, forget gradient projected off a basis of recent retain gradients, trust region when "
-    "max_step_norm / max_drift are set",
+    "tokens, retain NLL weighted towards preserve tokens, forget gradient projected off a basis of recent "
+    "retain gradients, trust region when max_step_norm / max_drift are set",
     "ga": "gradient ascent on every forget token",
     "graddiff": "gradient ascent on forget + NLL on retain",
     "npo": "negative preference optimisation (sequence log-probability ratios to the starting model)",

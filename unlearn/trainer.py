@@ -171,6 +171,31 @@ def _weights(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
     return valid, target, preserve
 
 
+def retain_weights(valid: Tensor, preserve: Tensor, preserve_weight: float) -> Tensor:
+    """Weights of the retain NLL: 1 on every valid token, ``preserve_weight`` on preservation-critical ones.
+
+    Examples
+    --------
+    >>> retain_weights(torch.tensor([[1.0, 1.0, 0.0]]), torch.tensor([[0.0, 1.0, 0.0]]), 4.0)
+    tensor([[1., 4., 0.]])
+    """
+    return valid + (preserve_weight - 1.0) * preserve * valid
+
+
+def forget_weights(valid: Tensor, target: Tensor, preserve: Tensor, context_weight: float) -> Tensor:
+    """Weights of the forget term: the target weights, plus ``context_weight`` on neutral tokens (neither
+    target nor preserve) of the same forget sequence.
+
+    Examples
+    --------
+    >>> forget_weights(torch.tensor([[1.0, 1.0, 1.0, 0.0]]), torch.tensor([[0.0, 0.5, 0.0, 0.0]]),
+    ...                torch.tensor([[1.0, 0.0, 0.0, 0.0]]), 0.1)
+    tensor([[0.0000, 0.5000, 0.1000, 0.0000]])
+    """
+    neutral = (valid - preserve - (target > 0).float()).clamp_min(0.0)
+    return target + context_weight * neutral
+
+
 # ----------------------------------------------------------------------------------------------- trainer
 class Unlearner:
     """Run one unlearning configuration end to end.
@@ -317,7 +342,7 @@ class Unlearner:
         """(forget term, keep term) on a forget batch (RMU also uses the retain batch)."""
         m = self.method
         valid, target, preserve = (w.to(self.device) for w in _weights(fb))
-        fw = target if m.forget_tokens == "target" else valid
+        fw = forget_weights(valid, target, preserve, m.forget_context_weight) if m.needs_targets else valid
         zero = torch.zeros((), device=self.device)
         if m.forget_loss == "rmu":
             assert rb is not None
@@ -354,8 +379,9 @@ class Unlearner:
             return torch.zeros((), device=self.device)
         logits = self._forward(rb).logits
         logp = losses.token_logprobs(logits, rb["labels"].to(self.device))
-        valid, _, _ = _weights(rb)
-        return self.method.retain_weight * losses.nll_loss(logp, valid.to(self.device))
+        valid, _, preserve = _weights(rb)
+        w = retain_weights(valid, preserve, self.method.retain_preserve_weight)
+        return self.method.retain_weight * losses.nll_loss(logp, w.to(self.device))
 
     # ------------------------------------------------------------------ selection and slots
     def _select(self, candidates: dict[str, nn.Parameter]) -> dict[str, Tensor] | None:
@@ -535,7 +561,8 @@ class Unlearner:
                 theta = projection.clip_drift(theta, self.theta0, m.max_drift)
             self.theta = theta
             self._write_flat(theta)
-        return sums
+        # L2 distance of the selected coordinates from the start: shows when the trust region binds
+        return sums | {"drift": float((self.theta - self.theta0).norm())}
 
     # ------------------------------------------------------------------ differential privacy
     def _setup_dp(self) -> None:

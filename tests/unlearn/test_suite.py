@@ -295,3 +295,22 @@ def test_apply_answer_fallback_by_hand(tmp_path: Path) -> None:
     assert got["level"] == [[2, 0, 0, 4, 4], [2, 0, 0, 0, 3]]
     assert got["weight"][0] == [1.0, 0.0, 0.0, 1.0, 1.0]
     assert table.schema.metadata[b"scope"] == b"E04"
+
+
+def test_anchor_answers_marks_retain_answers_as_preserve(tmp_path: Path) -> None:
+    from hierarchy.masks import MaskWriter
+    from unlearn.eval.runner import anchor_answers
+
+    # "repair" is already a target concept: it keeps its role; the neutral answer token becomes preserve
+    text = "Which? Answer: B. hernia repair"
+    words = [(0, 6), (7, 14), (15, 17), (18, 24), (25, 31)]
+    writer = MaskWriter(tmp_path / "in.parquet", {"scope": "E04"})
+    vals = np.zeros((5, 3))
+    vals[4] = (2, 3, 0.5)
+    writer.add("a", text, np.arange(5), np.array(words), vals)
+    writer.close()
+    used = anchor_answers(tmp_path / "in.parquet", tmp_path / "out.parquet", {"a": "B. hernia repair"})
+    assert used == ["a"]
+    got = pq.read_table(tmp_path / "out.parquet").to_pydict()
+    assert got["role"] == [[0, 0, 0, 1, 2]]
+    assert got["weight"] == [[0.0, 0.0, 0.0, 1.0, 0.5]]

@@ -279,3 +279,18 @@ def test_gradient_accumulation_draws_one_batch_per_micro_step(home: Path, data: 
     run._step_flat(0)
     assert run.forget_stream.state_dict()["pos"] == 3 and run.retain_stream is not None
     assert run.retain_stream.state_dict()["pos"] == 3
+
+
+def test_retain_nll_weights_preserve_tokens_by_hand() -> None:
+    from unlearn.losses import nll_loss
+    from unlearn.trainer import retain_weights
+
+    w = retain_weights(torch.tensor([[1.0, 1.0, 1.0, 0.0]]), torch.tensor([[0.0, 1.0, 0.0, 1.0]]), 3.0)
+    assert w.tolist() == [[1.0, 3.0, 1.0, 0.0]]  # padding stays 0 even when marked preserve
+    logp = torch.log(torch.tensor([[0.5, 0.25, 0.5, 0.1]]))
+    # (ln 2 + 3 ln 4 + ln 2) / 5
+    assert nll_loss(logp, w).item() == pytest.approx((2 * math.log(2) + 3 * math.log(4)) / 5)
+    assert (
+        METHODS["dual"]["retain_preserve_weight"] == 10.0
+        and "retain_preserve_weight" not in METHODS["graddiff"]
+    )

@@ -29,13 +29,15 @@ from unlearn.harness import finetune_stage, history_curve, mask_documents, unlea
 #: per-model defaults: (memorize recipe, unlearning steps, batch size, per-method learning rates)
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "smollm2": {
-        "memorize": {"epochs": 10.0, "batch_size": 8, "lr": 4e-4, "train_layers": 8},
+        # 10 epochs at 4e-4 left forget MCQ accuracy at 0.55 and 4 of 40 greedy completions right; 12 at 1e-3
+        # reach 0.85 (retain 0.95) and 10 of 40 (docs/method-choices.md)
+        "memorize": {"epochs": 12.0, "batch_size": 8, "lr": 1e-3, "train_layers": 8},
         "unlearn_steps": 12,
         "batch_size": 8,
-        "lr": {"dual": 1e-3, "graddiff": 2e-5},
+        "lr": {"dual": 1e-2, "graddiff": 2e-5},
         # dual selects its 0.1% inside the layers that memorisation changed: cheaper backward, same budget
         "train": {"dual": {"layers": list(range(22, 30))}},
-        "method": {"dual": {"fisher_batches": 2}},
+        "method": {"dual": {"fisher_batches": 2, "max_step_norm": 5.0, "max_drift": 50.0}},
     },
     "tiny-llama": {
         "memorize": {"epochs": 25.0, "batch_size": 8, "lr": 1e-2, "train_layers": None},

@@ -12,6 +12,11 @@ item with no target token gets the tokens of its answer (``"X. option text"`` af
 target with the L4 weight, so every method sees the same forget items; the report counts these items.
 Per-level preservation reads the masks *before* the fallback (concept tokens only).
 
+**Retain anchoring.** With ``anchor_retain_answers`` (the default) the answer tokens of each retain item are
+marked preservation-critical (role 1) in the retain training masks, so a method whose retain NLL weights
+preserve tokens (``retain_preserve_weight``, 10 for ``dual``, 1 — plain NLL — for the baselines) protects the
+answers MCQ accuracy is read from, not mostly the question text around them.
+
 **Relearning attack.** The memorised forget items are split in two halves (first half in the seeded order:
 the attacker's data). Each unlearned model (and the oracle) is fine-tuned for ``relearn.steps`` steps on the
 first half; the recovery is measured on the second half only,
@@ -132,13 +137,16 @@ def answer_text(item: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ answer fallback
-def apply_answer_fallback(src: Path, dst: Path, answers: dict[str, str]) -> list[str]:
-    """Copy a MASKS file, marking the answer tokens of rows without a target token as L4 targets.
+def mark_answers(
+    src: Path, dst: Path, answers: dict[str, str], role: int, level: int, weight: float, skip_role: int | None
+) -> list[str]:
+    """Copy a MASKS file, giving the answer tokens of each row ``role``/``level``/``weight``.
 
     ``answers`` maps ``doc_id`` to the answer text (``"X. option"``), found at its last occurrence in the
     row's text; the span is the option text without its letter: the letter tokens (``"B."``) are shared by
     every MCQ answer, and unlearning them on SmolLM2 took retain accuracy from 0.84 to 0.36 in 10 steps.
-    Returns the doc ids that used the fallback.
+    Rows holding a token of ``skip_role`` are left as they are; tokens that already have a role other than
+    neutral keep it when ``role`` is preserve (1). Returns the doc ids whose answer was marked.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -147,7 +155,7 @@ def apply_answer_fallback(src: Path, dst: Path, answers: dict[str, str]) -> list
     cols = table.to_pydict()
     used = []
     for i, doc_id in enumerate(cols["doc_id"]):
-        if any(r == 2 for r in cols["role"][i]):
+        if skip_role is not None and any(r == skip_role for r in cols["role"][i]):
             continue
         text, ans = cols["text"][i], answers[doc_id]
         start = text.rfind(ans)
@@ -157,14 +165,24 @@ def apply_answer_fallback(src: Path, dst: Path, answers: dict[str, str]) -> list
         start += ans.index(". ") + 2 if ". " in ans else 0
         hit = False
         for t, (a, b) in enumerate(cols["offsets"][i]):
-            if b > start and a < end:
-                cols["role"][i][t], cols["level"][i][t], cols["weight"][i][t] = 2, 4, L4_TARGET_WEIGHT
+            if b > start and a < end and not (role == 1 and cols["role"][i][t] != 0):
+                cols["role"][i][t], cols["level"][i][t], cols["weight"][i][t] = role, level, weight
                 hit = True
         if hit:
             used.append(doc_id)
     with atomic_path(dst) as tmp:
         pq.write_table(pa.Table.from_pydict(cols, schema=table.schema), tmp)
     return used
+
+
+def apply_answer_fallback(src: Path, dst: Path, answers: dict[str, str]) -> list[str]:
+    """Mark the answer tokens of forget rows without a target token as L4 targets (see :func:`mark_answers`)."""
+    return mark_answers(src, dst, answers, role=2, level=4, weight=L4_TARGET_WEIGHT, skip_role=2)
+
+
+def anchor_answers(src: Path, dst: Path, answers: dict[str, str]) -> list[str]:
+    """Mark the answer tokens of retain rows as preservation-critical (role 1, see :func:`mark_answers`)."""
+    return mark_answers(src, dst, answers, role=1, level=0, weight=1.0, skip_role=None)
 
 
 # ------------------------------------------------------------------------------------------ evaluation
@@ -324,7 +342,7 @@ def _unlearn_config(inp: SuiteInputs, method: str, seed: int, memo: Path, masks:
         "model": {"name": str(memo / "model")},
         "data": {
             "forget": str(masks / "forget.train.parquet"),
-            "retain": [str(masks / "retain.parquet")],
+            "retain": [str(masks / "retain.train.parquet")],
             "max_length": inp.recipe.max_length,
         },
         "method": {"name": method, **u.method.get(method, {})},
@@ -389,13 +407,20 @@ def run_seed(
         else:
             used = []
             (work / "forget.train.parquet").write_bytes((work / "forget.parquet").read_bytes())
-        return {"parts": info, "answer_fallback_items": len(used), "answer_fallback_ids": used}
+        if inp.cfg.anchor_retain_answers:
+            retain_answers = {str(it["id"]): answer_text(it) for it in sp["retain"]}
+            anchored = anchor_answers(work / "retain.parquet", work / "retain.train.parquet", retain_answers)
+        else:
+            anchored = []
+            (work / "retain.train.parquet").write_bytes((work / "retain.parquet").read_bytes())
+        return {"parts": info, "answer_fallback_items": len(used), "answer_fallback_ids": used,
+                "anchored_retain_items": len(anchored)}  # fmt: skip
 
     masks = track.run(
         "masks",
         "masks",
         {"hier": hier.path.name, "scope": scope, "model": inp.model_dir, "fallback": inp.cfg.answer_fallback,
-         "version": MASKS_VERSION,
+         "anchor": inp.cfg.anchor_retain_answers, "version": MASKS_VERSION,
          "forget": data_key["forget"], "retain": data_key["retain"]},
         masks_stage,
     )  # fmt: skip

@@ -94,6 +94,10 @@ class SuiteConfig(StrictModel):
         True,
         description="forget items whose text has no target token get their answer span as L4 target",
     )
+    anchor_retain_answers: bool = Field(
+        True,
+        description="retain items' answer spans are marked preservation-critical (role 1) in the retain masks",
+    )
     sizes: dict[str, SizeRecipe]
 
     def scope_items(self) -> list[str]:
