@@ -34,7 +34,7 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "memorize": {"epochs": 12.0, "batch_size": 8, "lr": 1e-3, "train_layers": 8},
         "unlearn_steps": 12,
         "batch_size": 8,
-        "lr": {"dual": 1e-2, "graddiff": 2e-5},
+        "lr": {"dual": 5e-3, "graddiff": 2e-5},
         # dual selects its 0.1% inside the layers that memorisation changed: cheaper backward, same budget
         "train": {"dual": {"layers": list(range(22, 30))}},
         "method": {"dual": {"fisher_batches": 2, "max_step_norm": 5.0, "max_drift": 50.0}},
