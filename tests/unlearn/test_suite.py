@@ -269,24 +269,32 @@ def test_eval_model_reproduces_the_suite_row(smoke: tuple[Path, dict]) -> None:
     assert got["row"]["privleak"] == pytest.approx(dual["privleak"])
 
 
-def test_apply_answer_fallback_by_hand(tmp_path: Path) -> None:
+ANSWER_TEXT = "Which? Answer: B. hernia repair"
+
+
+def _answer_masks(path: Path, rows: dict[str, list[tuple[int, tuple[float, float, float]]]]) -> Path:
+    """A MASKS file of ``ANSWER_TEXT`` rows, one token per word; ``rows`` maps doc id to (token, values)."""
     from hierarchy.masks import MaskWriter
+
+    words = np.array([(0, 6), (7, 14), (15, 17), (18, 24), (25, 31)])
+    writer = MaskWriter(path, {"scope": "E04"})
+    for doc_id, marks in rows.items():
+        vals = np.zeros((5, 3))
+        for t, v in marks:
+            vals[t] = v
+        writer.add(doc_id, ANSWER_TEXT, np.arange(5), words, vals)
+    writer.close()
+    return path
+
+
+def test_apply_answer_fallback_by_hand(tmp_path: Path) -> None:
     from unlearn.eval.runner import apply_answer_fallback
 
-    # one token per word; doc "a" has no target, doc "b" already has one and is left alone
-    text = "Which? Answer: B. hernia repair"
-    words = [(0, 6), (7, 14), (15, 17), (18, 24), (25, 31)]
-    writer = MaskWriter(tmp_path / "in.parquet", {"scope": "E04"})
-    vals = np.zeros((5, 3))
-    vals[0] = (1, 2, 1.0)
-    writer.add("a", text, np.arange(5), np.array(words), vals)
-    vals_b = vals.copy()
-    vals_b[4] = (2, 3, 0.5)
-    writer.add("b", text, np.arange(5), np.array(words), vals_b)
-    writer.close()
-    used = apply_answer_fallback(
-        tmp_path / "in.parquet", tmp_path / "out.parquet", {"a": "B. hernia repair", "b": "x"}
+    # doc "a" has no target, doc "b" already has one and is left alone
+    src = _answer_masks(
+        tmp_path / "in.parquet", {"a": [(0, (1, 2, 1.0))], "b": [(0, (1, 2, 1.0)), (4, (2, 3, 0.5))]}
     )
+    used = apply_answer_fallback(src, tmp_path / "out.parquet", {"a": "B. hernia repair", "b": "x"})
     assert used == ["a"]
     table = pq.read_table(tmp_path / "out.parquet")
     got = table.to_pydict()
@@ -298,18 +306,11 @@ def test_apply_answer_fallback_by_hand(tmp_path: Path) -> None:
 
 
 def test_anchor_answers_marks_retain_answers_as_preserve(tmp_path: Path) -> None:
-    from hierarchy.masks import MaskWriter
     from unlearn.eval.runner import anchor_answers
 
     # "repair" is already a target concept: it keeps its role; the neutral answer token becomes preserve
-    text = "Which? Answer: B. hernia repair"
-    words = [(0, 6), (7, 14), (15, 17), (18, 24), (25, 31)]
-    writer = MaskWriter(tmp_path / "in.parquet", {"scope": "E04"})
-    vals = np.zeros((5, 3))
-    vals[4] = (2, 3, 0.5)
-    writer.add("a", text, np.arange(5), np.array(words), vals)
-    writer.close()
-    used = anchor_answers(tmp_path / "in.parquet", tmp_path / "out.parquet", {"a": "B. hernia repair"})
+    src = _answer_masks(tmp_path / "in.parquet", {"a": [(4, (2, 3, 0.5))]})
+    used = anchor_answers(src, tmp_path / "out.parquet", {"a": "B. hernia repair"})
     assert used == ["a"]
     got = pq.read_table(tmp_path / "out.parquet").to_pydict()
     assert got["role"] == [[0, 0, 0, 1, 2]]
