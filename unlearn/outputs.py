@@ -116,7 +116,9 @@ def write_outputs(run: Unlearner, result: RunResult) -> dict[str, Any]:
         "changed_fraction": changed / total if total else 0.0,
         "lora_trainable_parameters": result.selected if lora else None,
         "steps": result.steps,
-        "final_losses": result.history[-1] if result.history else None,
+        "final_losses": _final_losses(result.history),
+        # distance of the selected coordinates from the input model at the last step (flat path only)
+        "final_drift": result.history[-1].get("drift") if result.history else None,
         "wall_seconds": result.wall_seconds,
         "seconds_by_phase": result.seconds,
         "peak_memory_bytes": result.peak_memory_bytes,
@@ -147,3 +149,10 @@ def _version(name: str) -> str | None:
         return version(name)
     except PackageNotFoundError:
         return None
+
+
+def _final_losses(history: list[dict[str, float]]) -> dict[str, float] | None:
+    """The last step's losses, without the step number and the drift (which is a distance, not a loss)."""
+    if not history:
+        return None
+    return {k: v for k, v in history[-1].items() if k not in ("step", "drift")}

@@ -162,13 +162,14 @@ class Collapse(Exception):
     """Raised inside a step when the run must stop early (non-finite loss, retain loss over budget)."""
 
 
-def _weights(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-    """Token weights aligned with :func:`losses.token_logprobs`: (valid, target-weighted, preserve)."""
+def _weights(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Token weights aligned with :func:`losses.token_logprobs`: (valid, target-weighted, preserve, neutral)."""
     valid = (batch["labels"][:, 1:] != -100).float()
     role = batch["role"][:, 1:]
     target = batch["weight"][:, 1:] * (role == 2).float() * valid
     preserve = (role == 1).float() * valid
-    return valid, target, preserve
+    neutral = (role == 0).float() * valid
+    return valid, target, preserve, neutral
 
 
 def retain_weights(valid: Tensor, preserve: Tensor, preserve_weight: float) -> Tensor:
@@ -182,17 +183,15 @@ def retain_weights(valid: Tensor, preserve: Tensor, preserve_weight: float) -> T
     return valid + (preserve_weight - 1.0) * preserve * valid
 
 
-def forget_weights(valid: Tensor, target: Tensor, preserve: Tensor, context_weight: float) -> Tensor:
-    """Weights of the forget term: the target weights, plus ``context_weight`` on neutral tokens (neither
-    target nor preserve) of the same forget sequence.
+def forget_weights(target: Tensor, neutral: Tensor, context_weight: float) -> Tensor:
+    """Weights of the forget term: the target weights, plus ``context_weight`` on the neutral tokens (role 0,
+    neither target nor preserve) of the same forget sequence.
 
     Examples
     --------
-    >>> forget_weights(torch.tensor([[1.0, 1.0, 1.0, 0.0]]), torch.tensor([[0.0, 0.5, 0.0, 0.0]]),
-    ...                torch.tensor([[1.0, 0.0, 0.0, 0.0]]), 0.1)
+    >>> forget_weights(torch.tensor([[0.0, 0.5, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0, 0.0]]), 0.1)
     tensor([[0.0000, 0.5000, 0.1000, 0.0000]])
     """
-    neutral = (valid - preserve - (target > 0).float()).clamp_min(0.0)
     return target + context_weight * neutral
 
 
@@ -341,8 +340,8 @@ class Unlearner:
     def _forget_terms(self, fb: dict[str, Tensor], rb: dict[str, Tensor] | None) -> tuple[Tensor, Tensor]:
         """(forget term, keep term) on a forget batch (RMU also uses the retain batch)."""
         m = self.method
-        valid, target, preserve = (w.to(self.device) for w in _weights(fb))
-        fw = forget_weights(valid, target, preserve, m.forget_context_weight) if m.needs_targets else valid
+        valid, target, preserve, neutral = (w.to(self.device) for w in _weights(fb))
+        fw = forget_weights(target, neutral, m.forget_context_weight) if m.needs_targets else valid
         zero = torch.zeros((), device=self.device)
         if m.forget_loss == "rmu":
             assert rb is not None
@@ -379,7 +378,7 @@ class Unlearner:
             return torch.zeros((), device=self.device)
         logits = self._forward(rb).logits
         logp = losses.token_logprobs(logits, rb["labels"].to(self.device))
-        valid, _, preserve = _weights(rb)
+        valid, _, preserve, _ = _weights(rb)
         w = retain_weights(valid, preserve, self.method.retain_preserve_weight)
         return self.method.retain_weight * losses.nll_loss(logp, w.to(self.device))
 

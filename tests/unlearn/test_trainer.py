@@ -294,3 +294,16 @@ def test_retain_nll_weights_preserve_tokens_by_hand() -> None:
         METHODS["dual"]["retain_preserve_weight"] == 10.0
         and "retain_preserve_weight" not in METHODS["graddiff"]
     )
+
+
+def test_forget_context_weight_spares_zero_weight_targets_and_preserve_tokens() -> None:
+    from unlearn.trainer import _weights, forget_weights
+
+    batch = {  # token 0 is never scored (shift); the last is padding
+        "labels": torch.tensor([[5, 6, 7, 8, 9, -100]]),
+        "role": torch.tensor([[0, 2, 2, 1, 0, 0]]),  # target, target with weight 0, preserve, neutral, pad
+        "weight": torch.tensor([[0.0, 0.5, 0.0, 1.0, 0.0, 0.0]]),
+    }
+    valid, target, preserve, neutral = _weights(batch)
+    assert neutral.tolist() == [[0.0, 0.0, 0.0, 1.0, 0.0]]
+    assert forget_weights(target, neutral, 0.1)[0].tolist() == pytest.approx([0.5, 0.0, 0.0, 0.1, 0.0])

@@ -401,20 +401,19 @@ def run_seed(
 
     def masks_stage(work: Path) -> dict[str, Any]:
         info = mask_documents(docs, hier.path / "hier", scope, tok, inp.model, work)
-        answers = {str(it["id"]): answer_text(it) for it in sp["forget"]}
-        if inp.cfg.answer_fallback:
-            used = apply_answer_fallback(work / "forget.parquet", work / "forget.train.parquet", answers)
-        else:
-            used = []
-            (work / "forget.train.parquet").write_bytes((work / "forget.parquet").read_bytes())
-        if inp.cfg.anchor_retain_answers:
-            retain_answers = {str(it["id"]): answer_text(it) for it in sp["retain"]}
-            anchored = anchor_answers(work / "retain.parquet", work / "retain.train.parquet", retain_answers)
-        else:
-            anchored = []
-            (work / "retain.train.parquet").write_bytes((work / "retain.parquet").read_bytes())
-        return {"parts": info, "answer_fallback_items": len(used), "answer_fallback_ids": used,
-                "anchored_retain_items": len(anchored)}  # fmt: skip
+        # <part>.train.parquet is what the unlearner reads: the masks with the answer marks, or a plain copy
+        marks = {"forget": (inp.cfg.answer_fallback, apply_answer_fallback),
+                 "retain": (inp.cfg.anchor_retain_answers, anchor_answers)}  # fmt: skip
+        marked: dict[str, list[str]] = {}
+        for part, (enabled, mark) in marks.items():
+            src, dst = work / f"{part}.parquet", work / f"{part}.train.parquet"
+            if enabled:
+                marked[part] = mark(src, dst, {str(it["id"]): answer_text(it) for it in sp[part]})
+            else:
+                marked[part] = []
+                dst.write_bytes(src.read_bytes())
+        return {"parts": info, "answer_fallback_items": len(marked["forget"]),
+                "answer_fallback_ids": marked["forget"], "anchored_retain_items": len(marked["retain"])}  # fmt: skip
 
     masks = track.run(
         "masks",
