@@ -124,3 +124,39 @@ def test_stage_runner_caches_and_resumes(tmp_path: Path) -> None:
     assert again.cached and again.info == {"ok": True} and calls == [True]
     other = runner.run("memorize", {"a": 2}, finish)
     assert other.path != res.path
+
+
+def test_top_logits_equal_a_full_forward_pass(tiny) -> None:
+    from unlearn.data import collate
+    from unlearn.finetune import frozen_states, top_logits
+
+    model, tok = tiny
+    model.eval()
+    records = _records(tok)
+    states = frozen_states(model, records, 1, pad_id=0, batch_size=2)  # batched 2 + 1: padding is ignored
+    assert [s.shape[0] for s in states] == [len(r.input_ids) for r in records]
+    batch = collate([{"index": i, "input_ids": r.input_ids, "role": r.role, "level": r.level,
+                      "weight": r.weight} for i, r in enumerate(records)], 0)  # fmt: skip
+    hidden = torch.zeros(len(records), batch["input_ids"].shape[1], states[0].shape[1])
+    for i, s in enumerate(states):
+        hidden[i, : s.shape[0]] = s
+    with torch.no_grad():
+        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        top = top_logits(model, 1, hidden, batch["attention_mask"])
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(top[real], full[real], atol=1e-5, rtol=1e-5)
+    assert len(model.model.layers) == model.config.num_hidden_layers  # the layers are put back
+
+
+def test_reusing_frozen_layers_trains_the_same_weights(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
+    cfg = FinetuneConfig(epochs=3, batch_size=2, lr=1e-2, train_layers=1)
+    weights = []
+    for reuse in (True, False):
+        model, tok = load_model("tiny-llama")
+        finetune(model, _records(tok), cfg, tmp_path / str(reuse), pad_id=0, reuse_frozen=reuse)
+        weights.append({n: p.detach().clone() for n, p in model.named_parameters()})
+    for name, value in weights[0].items():
+        torch.testing.assert_close(value, weights[1][name], atol=1e-5, rtol=1e-4, msg=name)
+    assert any(".layers.1." in n and not torch.equal(weights[0][n], load_model("tiny-llama")[0].state_dict()[n])
+               for n in weights[0])  # fmt: skip
