@@ -86,7 +86,8 @@ def frozen_states(
     from unlearn.data import collate
 
     dataset = TokenDataset(records)
-    layer = model.model.layers[first]  # type: ignore[union-attr,index]
+    decoder: Any = model.model
+    layer = decoder.layers[first]
 
     def capture(module: Any, args: tuple, kwargs: dict) -> None:
         raise _Captured(args[0] if args else kwargs["hidden_states"])
@@ -102,7 +103,9 @@ def frozen_states(
                 lengths = batch["attention_mask"].sum(1).tolist()
                 states += [got.hidden[i, :n].detach().clone() for i, n in enumerate(lengths)]
             else:
-                raise MedunlearnError(f"decoder layer {first} was never called: cannot reuse the frozen layers")
+                raise MedunlearnError(
+                    f"decoder layer {first} was never called: cannot reuse the frozen layers"
+                )
     finally:
         handle.remove()
     return states
@@ -116,7 +119,7 @@ def top_logits(
     The model runs with its lower layers taken out for the call (``inputs_embeds`` = ``hidden``): its own
     causal mask, rotary positions, final norm and LM head apply as in a full pass.
     """
-    decoder = model.model  # type: ignore[union-attr]
+    decoder: Any = model.model
     layers = decoder.layers
     decoder.layers = torch.nn.ModuleList(list(layers)[first:])
     try:
