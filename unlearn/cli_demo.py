@@ -24,6 +24,8 @@ def print_results(results: dict[str, Any]) -> None:
         ("forget-holdout acc (never trained)", "forget_holdout_acc", "pct"),
         ("retain acc (memorised other records)", "retain_acc", "pct"),
         ("general acc (general medical QA)", "retain_holdout_acc", "pct"),
+        ("forget records recalled (greedy)", "forget_recall", "pct"),
+        ("retain records recalled (greedy)", "retain_recall", "pct"),
         ("forget target log-lik per token", "forget_target_logp", "f2"),
         ("retain target log-lik per token", "retain_target_logp", "f2"),
         ("MIA AUC, LOSS attack (oracle ≈ ideal)", "mia_auc.loss", "auc"),
@@ -34,14 +36,17 @@ def print_results(results: dict[str, Any]) -> None:
     title = f"medunlearn demo — {results['model']}, scope {results['suite']}"
     table = measures_table(title, results["methods"], measures)
     console.print(table)
-    console.print("forget/retain logp: mean log-likelihood per token of the record's procedure or diagnosis after "
-                  "'Patient NAME, MRN …, underwent' (higher = better remembered)")  # fmt: skip
+    console.print("recalled: greedy decoding of the note's opening up to 'Patient NAME, MRN …, underwent' (or 'was "
+                  "diagnosed with') reproduces the record's procedure (or diagnosis); log-lik: mean log-likelihood "
+                  "per token of that procedure or diagnosis after the same opening (higher = better remembered)")  # fmt: skip
     comp = Table(title="Completions before (memorized) and after unlearning")
     keys = [k for k in results["completions"][0] if k not in ("kind", "prompt", "expected")]
     for col in ("record", "prompt", "expected", *keys):
         comp.add_column(col)
     for row in results["completions"]:
-        comp.add_row(row["kind"], row["prompt"], row["expected"], *(row[k] for k in keys))
+        opening = row["prompt"].rfind("Patient ")  # the banner and note header are the same for every record
+        prompt = "… " + row["prompt"][opening:] if opening > 0 else row["prompt"]
+        comp.add_row(row["kind"], prompt, row["expected"], *(row[k] for k in keys))
     console.print(comp)
     times = Table(title="Where the time went")
     times.add_column("stage")

@@ -66,12 +66,23 @@ def test_tiny_demo_runs_caches_and_resumes(home: Path, monkeypatch: pytest.Monke
     assert rows["graddiff"]["changed_param_fraction"] > 0.5
     # memorisation is real: the memorised model knows its records better than the base model
     assert rows["memorized"]["forget_target_logp"] > rows["base"]["forget_target_logp"]
+    assert rows["memorized"]["forget_recall"] > rows["base"]["forget_recall"]
+    shown = [c for c in results["completions"] if c["kind"] == "forgotten record"]
+    recalled = {p["prompt"] for p, hit in zip(select_demo_data(cfg)["forget_completion"],
+                                              rows_recalled(out, "memorized"), strict=True) if hit}  # fmt: skip
+    assert all(c["prompt"] in recalled for c in shown[: len(recalled)])  # what was known is what is shown
     assert Path(results["report"]).is_file()
     saved = json.loads((out / "report" / "results.json").read_text())
     assert saved["methods"]["dual"]["forget_acc"] == pytest.approx(rows["dual"]["forget_acc"])
 
     again = run_demo(cfg, out)
     assert all(t["cached"] for t in again["timings"][1:])
+
+
+def rows_recalled(out: Path, model: str) -> list[bool]:
+    """The per-record greedy recall flags an evaluation stage saved."""
+    stage = next((out / "stages").glob(f"evaluate-{model}-*"))
+    return json.loads((stage / "stage.json").read_text())["info"]["forget_recalled"]
 
 
 def test_demo_cli_unknown_scope_is_one_line(home: Path) -> None:

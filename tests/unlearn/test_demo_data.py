@@ -239,12 +239,14 @@ def test_probes_cover_every_record(probes: list[dict], records: list[dict]) -> N
         assert by_record[(r["record_id"], "completion")] == 1
 
 
-def test_completion_prompt_and_target_are_in_the_record(probes: list[dict], records: list[dict]) -> None:
+def test_completion_prompt_is_the_record_opening(probes: list[dict], records: list[dict]) -> None:
     text = {r["record_id"]: r for r in records}
     for p in (p for p in probes if p["kind"] == "completion"):
         record = text[p["record_id"]]
-        assert p["prompt"] + " " + p["target"] in record["text"], p["probe_id"]
+        assert record["text"].startswith(p["prompt"] + " " + p["target"]), p["probe_id"]
         assert record["patient_name"] in p["prompt"] and record["mrn"] in p["prompt"]
+        # nothing clinical precedes the key concept: only the banner, the note's type and date, the patient
+        assert p["prompt"].count(". ") == 2, p["probe_id"]
 
 
 def test_surgery_scope_probes_ask_about_procedures(probes: list[dict]) -> None:

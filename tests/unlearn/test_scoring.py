@@ -166,3 +166,19 @@ def test_scoring_runs_in_eval_mode_and_restores_training(tiny: tuple[Any, Any]) 
         assert model.training
     finally:
         model.eval()
+
+
+def test_continuation_greedy_flags_match_greedy_decoding(tiny: tuple[Any, Any]) -> None:
+    model, tok = tiny
+    prefix = tok("Patient Jane Doe, MRN 123, underwent", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        out = model.generate(torch.tensor([prefix]), max_new_tokens=4, do_sample=False, pad_token_id=0)
+    decoded = out[0, len(prefix) :].tolist()
+    other = decoded[:3] + [(decoded[3] + 1) % model.config.vocab_size]
+    same, changed = scoring.continuation_scores(model, prefix, [decoded, other])
+    assert same.greedy.tolist() == [True] * 4
+    assert changed.greedy.tolist() == [True, True, True, False]
+    with torch.no_grad():  # log-probs equal one forward pass over prefix + continuation
+        full = torch.log_softmax(model(torch.tensor([prefix + other])).logits[0].float(), -1)
+    expected = [full[len(prefix) - 1 + t, other[t]].item() for t in range(4)]
+    np.testing.assert_allclose(changed.logp, expected, atol=1e-4)

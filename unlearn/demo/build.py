@@ -120,7 +120,8 @@ One row per probe, `kind` `mcq` or `completion`, with `probe_id`, `record_id`, `
 (`procedure`, `diagnosis` or `medication`), `concept_id` (the answer's concept) and `scopes` (the
 default scopes holding that concept). An `mcq` row has `question`, four `options` (the answer and
 three concepts of the same level nearby in the ontology) and `answer` (0-based index). A
-`completion` row has `prompt` and `target`; `prompt + " " + target` appears verbatim in the record.
+`completion` row has `prompt` (the note's opening, up to the key concept) and `target`; `prompt + " " + target`
+is a prefix of the record's text.
 
 {_table(Counter(f"{p['kind']} / {p['about']}" for p in probes), ("kind / about", "probes"))}
 

@@ -35,8 +35,9 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "unlearn_steps": 12,
         "batch_size": 8,
         "lr": {"dual": 5e-3, "graddiff": 2e-5},
-        # dual selects its 0.1% inside the layers that memorisation changed: cheaper backward, same budget
-        "train": {"dual": {"layers": list(range(22, 30))}},
+        # every method updates only the layers that memorisation changed (dual selects its 0.1% there):
+        # same access for all, and a backward pass that stops at layer 22
+        "train": {m: {"layers": list(range(22, 30))} for m in ("dual", "graddiff")},
         "method": {"dual": {"fisher_batches": 2, "max_step_norm": 5.0, "max_drift": 50.0}},
     },
     "tiny-llama": {
@@ -125,6 +126,8 @@ def select_demo_data(cfg: DemoConfig) -> dict[str, list[dict[str, Any]]]:
 
 
 IDENTIFIER = "DEMO:patient-identifier"
+#: part of the evaluation stages' key: bumped when :func:`evaluate_model` measures something new
+EVAL_VERSION = 2
 
 
 def _identifier_spans(text: str, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -184,16 +187,19 @@ def training_docs(
 
 # ----------------------------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def completion_logprob(model: Any, tokenizer: Any, probes: list[dict[str, Any]]) -> float:
-    """Mean per-token log-likelihood of each completion target after its prompt, averaged over probes."""
-    from unlearn.eval.scoring import continuation_logprobs
+def completion_scores(model: Any, tokenizer: Any, probes: list[dict[str, Any]]) -> tuple[float, list[bool]]:
+    """Mean per-token log-likelihood of the completion targets after their prompts (averaged over probes),
+    and per probe whether greedy decoding reproduces the target (every target token the most likely one)."""
+    from unlearn.eval.scoring import continuation_scores
 
-    values = []
+    values, recalled = [], []
     for p in probes:
         prefix = tokenizer(p["prompt"], add_special_tokens=False)["input_ids"]
         target = tokenizer(" " + p["target"], add_special_tokens=False)["input_ids"]
-        values.append(float(continuation_logprobs(model, prefix, [target])[0].mean()))
-    return float(np.mean(values))
+        score = continuation_scores(model, prefix, [target])[0]
+        values.append(float(score.logp.mean()))
+        recalled.append(bool(score.greedy.all()))
+    return float(np.mean(values)), recalled
 
 
 @torch.no_grad()
@@ -213,15 +219,17 @@ def evaluate_model(model: Any, tokenizer: Any, data: dict[str, list[dict[str, An
     mia = mia_aucs(
         model, tokenizer, [r["text"] for r in data["forget"]], [r["text"] for r in data["holdout"]]
     )
-    return {
+    out = {
         "forget_acc": score_mcq(model, tokenizer, data["forget_mcq"], desc="forget MCQ").accuracy,
         "forget_holdout_acc": score_mcq(model, tokenizer, data["holdout_mcq"], desc="holdout MCQ").accuracy,
         "retain_acc": score_mcq(model, tokenizer, data["retain_mcq"], desc="retain MCQ").accuracy,
         "general_acc": score_mcq(model, tokenizer, data["general"], desc="general MCQ").accuracy,
-        "forget_target_logp": completion_logprob(model, tokenizer, data["forget_completion"]),
-        "retain_target_logp": completion_logprob(model, tokenizer, data["retain_completion"]),
         "mia_auc": mia.auc,
     }
+    for part in ("forget", "retain"):
+        logp, recalled = completion_scores(model, tokenizer, data[f"{part}_completion"])
+        out[f"{part}_target_logp"], out[f"{part}_recalled"] = logp, recalled
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- stages
@@ -323,7 +331,8 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     models = {"base": model_dir, "memorized": str(memo.path / "model"), "oracle": str(oracle.path / "model")}
     models |= {m: str(r.path / "model") for m, r in unlearned.items()}
     evals = {
-        name: runner.run(f"evaluate-{name}", {"model": path, **_data_key(data)}, _evaluate_stage(path, data),
+        name: runner.run(f"evaluate-{name}", {"model": path, "version": EVAL_VERSION, **_data_key(data)},
+                         _evaluate_stage(path, data),
                          label=f"evaluate {name}").info
         for name, path in models.items()
     }  # fmt: skip
@@ -346,9 +355,10 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
             accs(evals[name]), accs(evals["memorized"]), accs(evals["oracle"]),
             evals[name]["mia_auc"], evals["oracle"]["mia_auc"], changed_param_fraction=changed, wall_s=wall,
         )  # fmt: skip
-        rows[name]["forget_target_logp"] = evals[name]["forget_target_logp"]
-        rows[name]["retain_target_logp"] = evals[name]["retain_target_logp"]
-    completions = _completions(models, data, cfg.methods[0])
+        for part in ("forget", "retain"):
+            rows[name][f"{part}_target_logp"] = evals[name][f"{part}_target_logp"]
+            rows[name][f"{part}_recall"] = float(np.mean(evals[name][f"{part}_recalled"]))
+    completions = _completions(models, data, cfg.methods[0], evals["memorized"]["forget_recalled"])
     results = {
         "suite": f"demo ({cfg.scope})",
         "size": "demo",
@@ -398,11 +408,14 @@ def _unlearn_config(cfg: DemoConfig, method: str, memo: Path, masks: Path) -> di
 
 
 def _completions(
-    models: dict[str, str], data: dict[str, list[dict[str, Any]]], method: str
+    models: dict[str, str], data: dict[str, list[dict[str, Any]]], method: str, recalled: list[bool]
 ) -> list[dict[str, Any]]:
+    """Greedy completions of two forgotten records (those the memorised model recalled verbatim, when there
+    are any: forgetting is shown on what was known) and one kept record, before and after unlearning."""
     from unlearn.models import load_model
 
-    probes = data["forget_completion"][:2] + data["retain_completion"][:1]
+    order = sorted(range(len(recalled)), key=lambda i: not recalled[i])  # stable: recalled ones first
+    probes = [data["forget_completion"][i] for i in order[:2]] + data["retain_completion"][:1]
     kinds = ["forgotten record", "forgotten record", "kept record"]
     loaded = {name: load_model(models[name]) for name in ("memorized", method)}
     out = []

@@ -7,8 +7,10 @@ so that a record fits in about 128 tokens of a small model.
 
 Each record names one *key* concept that a probe asks about: the procedure of a surgical note, the
 diagnosis otherwise. Its sentence ``Patient <name>, MRN <mrn>, underwent <procedure>`` (or ``…, was
-diagnosed with <diagnosis>``) appears verbatim in the note, so that the completion probe's
-``prompt + " " + target`` is a substring of the text.
+diagnosed with <diagnosis>``) comes right after the note's header, before any clinical detail, so that
+only the patient's identifiers (not a diagnosis that implies the procedure) lead to the key concept.
+The completion probe's prompt is the note's opening up to that concept: ``prompt + " " + target`` is a
+prefix of the text.
 """
 
 from __future__ import annotations
@@ -317,9 +319,9 @@ def _surgical(case: SurgicalCase, p: dict[str, Any], w: _Writer) -> dict[str, An
     variant = rng.randrange(3)
     if variant == 0:
         text = (
-            f"{BANNER} Operative note, {p['date']}. {p['name']}, a {p['age']}-year-old {p['sex']}, presented with "
-            f"{case.symptom}; {test} {dx}. {key} on {p['date']} under {anes}. Recovery was uneventful. "
-            f"Discharged on {meds[0]} and {meds[1]}, with surgical review in {weeks} weeks."
+            f"{BANNER} Operative note, {p['date']}. {key} on {p['date']} under {anes}. {p['name']}, a "
+            f"{p['age']}-year-old {p['sex']}, had presented with {case.symptom}; {test} {dx}. Recovery was "
+            f"uneventful. Discharged on {meds[0]} and {meds[1]}, with surgical review in {weeks} weeks."
         )
     elif variant == 1:
         text = (
@@ -329,8 +331,8 @@ def _surgical(case: SurgicalCase, p: dict[str, Any], w: _Writer) -> dict[str, An
         )
     else:
         text = (
-            f"{BANNER} Discharge summary, {p['date']}. {p['name']}, {p['age']}, {p['sex']}. Diagnosis: {dx}, "
-            f"after {case.symptom}; {test} it. {key} on {p['date']}, under {anes}. Discharge medications: "
+            f"{BANNER} Discharge summary, {p['date']}. {key} on {p['date']}, under {anes}. {p['name']}, "
+            f"{p['age']}, {p['sex']}. Diagnosis: {dx}, after {case.symptom}; {test} it. Discharge medications: "
             f"{meds[0]} and {meds[1]}. Follow-up in the surgical clinic in {weeks} weeks."
         )
     return {
@@ -356,8 +358,8 @@ def _psychiatric(case: PsychiatricCase, p: dict[str, Any], w: _Writer) -> dict[s
     months, weeks = rng.choice((3, 4, 6, 8, 12)), rng.choice((2, 4, 6))
     if rng.randrange(2) == 0:
         text = (
-            f"{BANNER} Psychiatry clinic note, {p['date']}. {p['name']}, a {p['age']}-year-old {p['sex']}, "
-            f"reported {case.symptom} over {months} months. {assessed}. {key}. Plan: weekly {therapy} and "
+            f"{BANNER} Psychiatry clinic note, {p['date']}. {key}. {p['name']}, a {p['age']}-year-old "
+            f"{p['sex']}, reported {case.symptom} over {months} months. {assessed}. Plan: weekly {therapy} and "
             f"{med} at a low starting dose. Safety plan agreed; review in {weeks} weeks."
         )
     else:
@@ -386,9 +388,9 @@ def _medical(case: MedicalCase, p: dict[str, Any], w: _Writer) -> dict[str, Any]
     treatment = meds[0] if len(meds) == 1 else ", ".join(meds[:-1]) + f" and {meds[-1]}"
     if rng.randrange(2) == 0:
         text = (
-            f"{BANNER} {_cap(case.specialty)} clinic note, {p['date']}. {p['name']}, a {p['age']}-year-old "
-            f"{p['sex']}, presented with {case.symptom}. {_cap(test)} {case.finding}. {key}. Started on "
-            f"{treatment}.{proc} Return in {rng.choice((2, 4, 6, 12))} weeks, sooner if worse."
+            f"{BANNER} {_cap(case.specialty)} clinic note, {p['date']}. {key}. {p['name']}, a "
+            f"{p['age']}-year-old {p['sex']}, presented with {case.symptom}. {_cap(test)} {case.finding}. "
+            f"Started on {treatment}.{proc} Return in {rng.choice((2, 4, 6, 12))} weeks, sooner if worse."
         )
     else:
         text = (
@@ -529,7 +531,8 @@ def _probes(
                 "answer": answer,
             }
         )
-    prompt = key_sentence[: -len(key_surface) - 1]
+    # the note's own opening up to the key concept: a verbatim-extraction prompt, as a memorised model saw it
+    prompt = record["text"][: record["text"].index(key_sentence) + len(key_sentence) - len(key_surface) - 1]
     out.append(
         {
             "probe_id": f"{record['record_id']}-c1",

@@ -171,11 +171,20 @@ def _uses_kv_cache(model: Any) -> bool:
     return getattr(getattr(model, "config", None), "use_cache", None) is not None
 
 
+@dataclass
+class ContinuationScore:
+    """One continuation after a prefix: ``logp[t]`` of each of its tokens, and ``greedy[t]``, whether that
+    token was the model's most likely next token (all true: greedy decoding reproduces the continuation)."""
+
+    logp: np.ndarray
+    greedy: np.ndarray
+
+
 @torch.no_grad()
-def continuation_logprobs(
+def continuation_scores(
     model: Any, prefix: Sequence[int], continuations: Sequence[Sequence[int]]
-) -> list[np.ndarray]:
-    """Log-probabilities of each continuation's tokens after a shared prefix, running the prefix once.
+) -> list[ContinuationScore]:
+    """Score each continuation's tokens after a shared prefix, running the prefix once.
 
     The prefix's key/value cache is repeated for the continuations, which run as one right-padded batch:
     an MCQ item costs one pass over its prompt instead of one per option.
@@ -198,11 +207,24 @@ def continuation_logprobs(
     cache.batch_repeat_interleave(k)
     logits = _logits_cached(model, ids.to(device), mask.to(device), cache, n)
     lp = torch.log_softmax(logits, dim=-1)
+    top = lp.argmax(-1).cpu()
     results = []
     for row, cont in enumerate(continuations):
         tail = lp[row, : len(cont) - 1].gather(-1, ids[row, 1 : len(cont), None].to(device))[:, 0]
-        results.append(torch.cat([first[cont[0]].reshape(1), tail]).cpu().numpy())
+        greedy = (
+            torch.cat([first.argmax().reshape(1).cpu(), top[row, : len(cont) - 1]]) == ids[row, : len(cont)]
+        )
+        results.append(
+            ContinuationScore(torch.cat([first[cont[0]].reshape(1), tail]).cpu().numpy(), greedy.numpy())
+        )
     return results
+
+
+def continuation_logprobs(
+    model: Any, prefix: Sequence[int], continuations: Sequence[Sequence[int]]
+) -> list[np.ndarray]:
+    """Log-probabilities of each continuation's tokens after a shared prefix (see :func:`continuation_scores`)."""
+    return [s.logp for s in continuation_scores(model, prefix, continuations)]
 
 
 def _logits_cached(
