@@ -29,12 +29,12 @@ from unlearn.harness import finetune_stage, history_curve, mask_documents, unlea
 #: per-model defaults: (memorize recipe, unlearning steps, batch size, per-method learning rates)
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "smollm2": {
-        # 10 epochs at 4e-4 left forget MCQ accuracy at 0.55 and 4 of 40 greedy completions right; 12 at 1e-3
-        # reach 0.85 (retain 0.95) and 10 of 40 (docs/method-choices.md)
+        # with the key sentence first in each note, 12 epochs at 1e-3 reach forget MCQ accuracy 1.0 (retain
+        # 0.95) and 40 of 40 greedy recalls; 8 epochs at 1.5e-3 only 0.65 / 0.5 (docs/method-choices.md)
         "memorize": {"epochs": 12.0, "batch_size": 8, "lr": 1e-3, "train_layers": 8},
         "unlearn_steps": 12,
         "batch_size": 8,
-        "lr": {"dual": 5e-3, "graddiff": 2e-5},
+        "lr": {"dual": 7.5e-3, "graddiff": 2e-5},
         # every method updates only the layers that memorisation changed (dual selects its 0.1% there):
         # same access for all, and a backward pass that stops at layer 22
         "train": {m: {"layers": list(range(22, 30))} for m in ("dual", "graddiff")},
