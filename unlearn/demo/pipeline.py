@@ -34,7 +34,7 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "memorize": {"epochs": 12.0, "batch_size": 8, "lr": 1e-3, "train_layers": 8},
         "unlearn_steps": 12,
         "batch_size": 8,
-        "lr": {"dual": 7.5e-3, "graddiff": 2e-5},
+        "lr": {"dual": 1e-2, "graddiff": 2e-5},
         # every method updates only the layers that memorisation changed (dual selects its 0.1% there):
         # same access for all, and a backward pass that stops at layer 22
         "train": {m: {"layers": list(range(22, 30))} for m in ("dual", "graddiff")},
