@@ -773,6 +773,11 @@ class Unlearner:
         torch.manual_seed(cfg.train.seed)
         self.timer = Timer(torch.cuda.is_available() and not cfg.train.cpu)
         self._load()
+        if self.device.type == "cpu":
+            # subnormal floats (below 1.2e-38) are ~100x slower on x86 CPUs: a saturated NPO term sent one
+            # SmolLM2 backward pass from 3 s to 115 s (docs/benchmarks.md); flushing them to zero changes
+            # nothing measurable. A process-wide torch setting, left on after the run.
+            torch.set_flush_denormal(True)
         self._load_data()
         self.config_hash = self._run_hash()
         self._resuming = cfg.output.resume and bool(self._checkpoint_dirs())

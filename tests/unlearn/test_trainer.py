@@ -307,3 +307,14 @@ def test_forget_context_weight_spares_zero_weight_targets_and_preserve_tokens() 
     valid, target, preserve, neutral = _weights(batch)
     assert neutral.tolist() == [[0.0, 0.0, 0.0, 1.0, 0.0]]
     assert forget_weights(target, neutral, 0.1)[0].tolist() == pytest.approx([0.5, 0.0, 0.0, 0.1, 0.0])
+
+
+def test_cpu_runs_flush_subnormal_floats(home: Path, data: tuple[Path, Path]) -> None:
+    masks, retain = data
+    torch.set_flush_denormal(False)
+    try:
+        assert torch.tensor([1e-40]).item() != 0.0  # a subnormal float32 survives by default
+        Unlearner(run_config(home, masks, [retain], train={"steps": 1})).prepare()
+        assert torch.tensor([1e-40]).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)
