@@ -775,8 +775,8 @@ class Unlearner:
         self._load()
         if self.device.type == "cpu":
             # subnormal floats (below 1.2e-38) are ~100x slower on x86 CPUs: a saturated NPO term sent one
-            # SmolLM2 backward pass from 3 s to 115 s (docs/benchmarks.md); flushing them to zero changes
-            # nothing measurable. A process-wide torch setting, left on after the run.
+            # SmolLM2 backward pass from 3 s to 115 s (docs/benchmarks.md); with the flush such values
+            # become 0. A process-wide torch setting, left on after the run.
             torch.set_flush_denormal(True)
         self._load_data()
         self.config_hash = self._run_hash()

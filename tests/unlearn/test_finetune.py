@@ -127,19 +127,17 @@ def test_stage_runner_caches_and_resumes(tmp_path: Path) -> None:
 
 
 def test_top_logits_equal_a_full_forward_pass(tiny) -> None:
-    from unlearn.data import collate
-    from unlearn.finetune import frozen_states, top_logits
+    from unlearn.data import TokenDataset, collate
+    from unlearn.finetune import _pad_states, frozen_states, top_logits
 
     model, tok = tiny
     model.eval()
     records = _records(tok)
     states = frozen_states(model, records, 1, pad_id=0, batch_size=2)  # batched 2 + 1: padding is ignored
     assert [s.shape[0] for s in states] == [len(r.input_ids) for r in records]
-    batch = collate([{"index": i, "input_ids": r.input_ids, "role": r.role, "level": r.level,
-                      "weight": r.weight} for i, r in enumerate(records)], 0)  # fmt: skip
-    hidden = torch.zeros(len(records), batch["input_ids"].shape[1], states[0].shape[1])
-    for i, s in enumerate(states):
-        hidden[i, : s.shape[0]] = s
+    dataset = TokenDataset(records)
+    batch = collate([dataset[i] for i in range(len(records))], 0)
+    hidden = _pad_states(states, batch["index"], batch["input_ids"].shape[1])
     with torch.no_grad():
         full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         top = top_logits(model, 1, hidden, batch["attention_mask"])
