@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 from pydantic import Field
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ontology.common.atomic import atomic_path
 from ontology.common.config import StrictModel
@@ -28,6 +28,7 @@ from ontology.common.errors import MedunlearnError
 from ontology.common.progress import bar
 from unlearn.data import BatchStream, Record, TokenDataset
 from unlearn.losses import nll_loss, token_logprobs
+from unlearn.tensor_io import save_tensors, save_torch
 
 
 class FinetuneConfig(StrictModel):
@@ -141,8 +142,8 @@ def _save_checkpoint(
 ) -> None:
     params = dict(model.named_parameters())
     with atomic_path(directory, is_dir=True) as tmp:
-        save_file({n: params[n].detach().contiguous() for n in names}, str(tmp / "trainable.safetensors"))
-        torch.save(state, tmp / "state.pt")
+        save_tensors({n: params[n].detach().contiguous() for n in names}, tmp / "trainable.safetensors")
+        save_torch(state, tmp / "state.pt")
 
 
 def _load_checkpoint(directory: Path, model: torch.nn.Module) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from ontology.common import InputError, MedunlearnError, atomic_path, atomic_write_json, sha256_file
+from unlearn.tensor_io import save_tensors
 
 FORMAT = "medunlearn-patch/1"
 _BITS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
@@ -183,7 +184,7 @@ def save_patch(patch: Patch, path: str | Path) -> Path:
         tensors[f"{name}::old"] = e.old.contiguous()
         tensors[f"{name}::new"] = e.new.contiguous()
     with atomic_path(path, is_dir=True) as tmp:
-        save_file(tensors, str(tmp / "tensors.safetensors"))
+        save_tensors(tensors, tmp / "tensors.safetensors")
         manifest = {
             "format": FORMAT,
             "changed": patch.changed,

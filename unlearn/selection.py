@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from ontology.common import InputError, MedunlearnError, atomic_path
+from unlearn.tensor_io import save_tensors
 
 DEFAULT_RHO = 1e-3
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
@@ -301,7 +301,7 @@ def save_mask(
     }
     meta.update(metadata or {})
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        save_tensors(tensors, tmp, metadata=meta)
     return Path(path)
 
 

@@ -684,7 +684,8 @@ class Unlearner:
 
     def _save_checkpoint(self, step: int) -> Path:
         from accelerate.utils import gather_object
-        from safetensors.torch import save_file
+
+        from unlearn.tensor_io import save_tensors, save_torch
 
         target = self.out / CHECKPOINTS / f"step-{step:07d}"
         rank_state = {
@@ -705,8 +706,8 @@ class Unlearner:
             "history": self.history,
         }
         with self.timer("checkpoint"), atomic_path(target, is_dir=True) as tmp:
-            save_file(self._trainable_state(), str(tmp / "params.safetensors"))
-            torch.save(state, tmp / "trainer_state.pt")
+            save_tensors(self._trainable_state(), tmp / "params.safetensors")
+            save_torch(state, tmp / "trainer_state.pt")
             atomic_write_json(tmp / "meta.json", {"step": step, "config_hash": self.config_hash})
         for old in self._checkpoint_dirs()[: -self.cfg.train.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,35 @@
+"""Tensor files: a full disk arrives as OSError(ENOSPC), which the CLI reports in one line."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from unlearn.tensor_io import save_tensors, save_torch
+
+FULL = Path("/dev/full")  # every write fails with ENOSPC
+needs_dev_full = pytest.mark.skipif(not FULL.exists(), reason="no /dev/full on this system")
+
+
+def test_round_trips(tmp_path: Path) -> None:
+    save_tensors({"a": torch.arange(3.0)}, tmp_path / "t.safetensors", metadata={"k": "v"})
+    assert load_file(str(tmp_path / "t.safetensors"))["a"].tolist() == [0.0, 1.0, 2.0]
+    save_torch({"step": 3, "x": torch.ones(2)}, tmp_path / "s.pt")
+    assert torch.load(tmp_path / "s.pt", weights_only=True)["step"] == 3
+
+
+@needs_dev_full
+def test_a_full_disk_is_an_oserror_not_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError):  # why the helpers exist: torch's own writer hides the errno
+        torch.save({"x": torch.ones(1000)}, FULL)
+    for save in (
+        lambda: save_torch({"x": torch.ones(1000)}, FULL),
+        lambda: save_tensors({"x": torch.ones(1000)}, FULL),
+    ):
+        with pytest.raises(OSError) as info:
+            save()
+        assert info.value.errno == errno.ENOSPC
