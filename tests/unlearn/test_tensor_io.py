@@ -23,9 +23,9 @@ def test_round_trips(tmp_path: Path) -> None:
 
 
 @needs_dev_full
-def test_a_full_disk_is_an_oserror_not_a_runtime_error() -> None:
-    with pytest.raises(RuntimeError):  # why the helpers exist: torch's own writer hides the errno
-        torch.save({"x": torch.ones(1000)}, FULL)
+def test_a_full_disk_is_an_oserror() -> None:
+    # (torch.save's own zip writer raised "RuntimeError: unexpected pos" on a real full disk, and raises or not
+    # on /dev/full depending on its buffering, so only the helpers' behaviour is asserted)
     for save in (
         lambda: save_torch({"x": torch.ones(1000)}, FULL),
         lambda: save_tensors({"x": torch.ones(1000)}, FULL),
