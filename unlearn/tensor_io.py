@@ -1,8 +1,9 @@
 """Tensor files written through Python's own file I/O.
 
-``torch.save`` and safetensors' ``save_file`` write from C++/Rust: on a full disk they raise a
-``RuntimeError`` ("unexpected pos …") or a ``SafetensorError`` instead of an ``OSError``, so the
-one-line storage message of the CLI never fired (a real full disk showed a traceback). These helpers
+``torch.save`` and safetensors' ``save_file`` write from C++/Rust: on a real full disk ``torch.save``
+raised ``RuntimeError: … unexpected pos …`` instead of an ``OSError``, so the CLI's one-line storage
+message never fired (a traceback instead); ``save_file`` writes through Rust too and was not seen to
+report an errno either. These helpers
 serialise to bytes in memory and write them with :meth:`pathlib.Path.write_bytes`, so a full disk, a quota
 or a read-only directory arrive as ``OSError`` with their errno.
 
