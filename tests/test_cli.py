@@ -81,3 +81,36 @@ def test_disk_full_during_a_command_is_one_line(
     assert err.startswith(
         f"error: {tmp_path / 'model.safetensors'}: No space left on device; finished stages"
     )
+
+
+def _file_size_limit(limit: int) -> None:
+    """In the child: writes past ``limit`` bytes fail with EFBIG, as a full disk fails them with ENOSPC."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_failing_model_write_is_one_line(tmp_path: Path) -> None:
+    """The model file is written by safetensors' Rust writer inside ``save_pretrained``: before its I/O errors
+    were mapped to OSError, a full disk there gave a SafetensorError traceback. A file-size limit makes the
+    same writer fail the same way (small files still succeed), so the whole command runs for real."""
+    import os
+
+    env = dict(os.environ, MEDUNLEARN_HOME=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run(
+        [sys.executable, "-m", "unlearn", "model", "prepare", "tiny-llama"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        preexec_fn=lambda: _file_size_limit(100_000),
+    )
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    cache = tmp_path / "models" / "tiny-llama"
+    assert lines[0].startswith(f"error: {cache}: File too large (disk quota or file-size limit)")
+    assert not cache.exists()  # the half-written model stayed in the removed temporary directory
+    assert [p for p in cache.parent.iterdir() if p.name.startswith(".")] == []

@@ -49,8 +49,8 @@ def _root(
     )
 
 
-#: storage failures reported as one line: disk full, quota, read-only or forbidden location
-_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+#: storage failures reported as one line: disk full, quota or file-size limit, read-only or forbidden location
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def main() -> None:

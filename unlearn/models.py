@@ -24,6 +24,7 @@ from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import sha256_file
 from ontology.common.paths import model_cache_dir
+from unlearn.tensor_io import save_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def _build_tiny(out: Path) -> dict[str, Any]:
     tok = _build_tiny_tokenizer()
     torch.manual_seed(0)
     model = LlamaForCausalLM(tiny_llama_config(len(tok)))
-    model.save_pretrained(out, safe_serialization=True)
+    save_pretrained(model, out, safe_serialization=True)
     tok.save_pretrained(out)
     return {"source": "random initialisation, seed 0"}
 
@@ -164,7 +165,7 @@ def _convert_gguf(gguf_file: Path, out: Path, expected_sha256: str | None = None
         tok.chat_template = CHATML_TEMPLATE
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tok.pad_token_id
-    model.save_pretrained(out, safe_serialization=True)
+    save_pretrained(model, out, safe_serialization=True)
     tok.save_pretrained(out)
     # the slow-tokenizer "vocab file" saved here is a copy of the whole GGUF; tokenizer.json suffices
     (out / "tokenizer.model").unlink(missing_ok=True)

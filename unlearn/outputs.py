@@ -21,6 +21,7 @@ import torch
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.config import save_resolved
 from ontology.common.hashing import sha256_file
+from unlearn.tensor_io import save_pretrained
 
 if TYPE_CHECKING:
     from unlearn.trainer import RunResult, Unlearner
@@ -46,8 +47,8 @@ def file_hashes(model_dir: str | Path) -> dict[str, str]:
 def save_model(model: Any, tokenizer: Any, target: Path) -> Path:
     """``save_pretrained`` (safetensors) of model and tokenizer into ``target``, atomically."""
     with atomic_path(target, is_dir=True) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        save_pretrained(model, tmp, safe_serialization=True)
+        save_pretrained(tokenizer, tmp)
     return target
 
 
@@ -71,7 +72,7 @@ def write_outputs(run: Unlearner, result: RunResult) -> dict[str, Any]:
     if lora:
         if cfg.output.save_model:
             with atomic_path(out / "adapter", is_dir=True) as tmp:
-                model.save_pretrained(tmp)
+                save_pretrained(model, tmp)
         model = model.merge_and_unload()
         run.model = model
     after = _after_state(model, before)

@@ -18,6 +18,10 @@ from ontology.common.errors import MedunlearnError
 def _explain_os_error(exc: OSError, target: Path) -> MedunlearnError:
     if exc.errno == errno.ENOSPC:
         return MedunlearnError(f"{target}: no space left on device; nothing already written was lost")
+    if exc.errno in (errno.EDQUOT, errno.EFBIG):
+        return MedunlearnError(
+            f"{target}: {exc.strerror} (disk quota or file-size limit); nothing already written was lost"
+        )
     if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
         return MedunlearnError(
             f"{target}: cannot write here ({exc.strerror}); choose another output or cache directory"

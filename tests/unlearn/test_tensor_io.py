@@ -33,3 +33,15 @@ def test_a_full_disk_is_an_oserror() -> None:
         with pytest.raises(OSError) as info:
             save()
         assert info.value.errno == errno.ENOSPC
+
+
+def test_storage_errors_map_only_io_errors(tmp_path: Path) -> None:
+    from safetensors import SafetensorError
+
+    from unlearn.tensor_io import storage_errors
+
+    with pytest.raises(OSError) as info, storage_errors(tmp_path / "model"):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(tmp_path / "model"))
+    with pytest.raises(SafetensorError, match="invalid header"), storage_errors(tmp_path):
+        raise SafetensorError("invalid header")
