@@ -99,6 +99,12 @@ class TrainSection(StrictModel):
     keep_checkpoints: int = Field(2, ge=1)
     stop_after: int | None = Field(None, ge=1, description="interrupt after this many steps (resumable)")
     cpu: bool = Field(False, description="force CPU even when an accelerator is present")
+    fsdp: bool = Field(
+        False,
+        description="shard the parameters over the ranks of torchrun / accelerate launch with FSDP2 (one unit "
+        "per decoder layer); the update runs on each rank's shard of the selected coordinates. Also on when "
+        "accelerate is launched with an FSDP config. Not with LoRA or DP",
+    )
     lora: LoraSection = Field(default_factory=LoraSection)
     dp: DPSection = Field(default_factory=DPSection)
 

@@ -4,7 +4,10 @@ The top-ρ mask over all coordinates is found without a global sort: the thresho
 streaming merge of per-tensor ``topk`` (``method="kthvalue"``, memory ``O(k)``) or from repeated
 per-tensor histograms (``method="histogram"``, memory ``O(bins)``, a few passes over the scores);
 each tensor is then masked with ``scores > t`` plus a deterministic share of the ties ``scores == t``,
-so exactly ``k = max(1, round(ρ·N))`` coordinates are selected.
+so exactly ``k = max(1, round(ρ·N))`` coordinates are selected. With ``sharded=True`` (FSDP, see
+:mod:`unlearn.sharding`) each rank passes its rows of every tensor: the ranks exchange their local top-k
+candidates (``O(k)`` numbers each), the count above the threshold and, per tensor, their tie counts, and
+select exactly what the unsharded call would.
 
 Masks confine an optimizer to the selected coordinates in two ways: :func:`mask_gradients` zeroes the
 gradient outside the mask (enough for SGD, and for Adam/AdamW with ``weight_decay=0`` started from a
@@ -26,6 +29,8 @@ from safetensors import SafetensorError, safe_open
 from torch import Tensor, nn
 
 from ontology.common import InputError, MedunlearnError, atomic_path
+from unlearn.projection import distributed_sum
+from unlearn.sharding import all_gather, local
 from unlearn.tensor_io import save_tensors
 
 DEFAULT_RHO = 1e-3
@@ -91,14 +96,14 @@ def fisher_diagonal(
     Each batch contributes its squared gradient; pass one-sample batches for the per-sample empirical
     Fisher. Only ``params`` receive gradients (others are frozen for the duration, so the backward
     pass stops early), the model is put in eval mode (no dropout) and both are restored afterwards.
-    Gradients are cleared on return.
+    Gradients are cleared on return. For a sharded model the result holds this rank's rows.
     """
     if not params:
         raise SelectionError("fisher_diagonal: no parameters to score")
     chosen = {id(p) for p in params.values()}
     saved_flags = [(p, p.requires_grad) for p in model.parameters()]
     was_training = model.training
-    fisher = {name: torch.zeros_like(p, dtype=torch.float32) for name, p in params.items()}
+    fisher = {name: torch.zeros_like(local(p), dtype=torch.float32) for name, p in params.items()}
     n = 0
     try:
         for p, _ in saved_flags:
@@ -112,7 +117,7 @@ def fisher_diagonal(
             loss.backward()
             for name, p in params.items():
                 if p.grad is not None:
-                    g = p.grad.float()
+                    g = local(p.grad).float()
                     fisher[name].addcmul_(g, g)
                     p.grad = None
             n += 1
@@ -153,8 +158,11 @@ def _target_count(rho: float, total: int) -> int:
     return min(total, max(1, round(rho * total)))
 
 
-def _threshold_kthvalue(scores: Mapping[str, Tensor], k: int) -> Tensor:
-    """The k-th largest score, by a streaming merge of per-tensor top-k (memory ``O(k)``)."""
+def _threshold_kthvalue(scores: Mapping[str, Tensor], k: int, sharded: bool = False) -> Tensor:
+    """The k-th largest score, by a streaming merge of per-tensor top-k (memory ``O(k)``).
+
+    Sharded, each rank's k best (padded with ``-inf``) are gathered and merged once more.
+    """
     best: Tensor | None = None
     for s in scores.values():
         flat = s.detach().reshape(-1)
@@ -164,6 +172,10 @@ def _threshold_kthvalue(scores: Mapping[str, Tensor], k: int) -> Tensor:
             top = torch.topk(merged, min(k, merged.numel()), sorted=False).values
         best = top
     assert best is not None
+    if sharded:
+        padded = torch.full((k,), -math.inf, dtype=best.dtype, device=best.device)
+        padded[: best.numel()] = best
+        best = torch.topk(torch.cat(all_gather(padded)), k, sorted=False).values
     return best.min()
 
 
@@ -211,7 +223,7 @@ def _threshold_histogram(scores: Mapping[str, Tensor], k: int) -> Tensor:
 
 
 def top_fraction_mask(
-    scores: Mapping[str, Tensor], rho: float = DEFAULT_RHO, method: str = "kthvalue"
+    scores: Mapping[str, Tensor], rho: float = DEFAULT_RHO, method: str = "kthvalue", sharded: bool = False
 ) -> dict[str, Tensor]:
     """Boolean masks selecting the top ``ρ`` of all coordinates of ``scores``, without a global sort.
 
@@ -227,6 +239,9 @@ def top_fraction_mask(
         Fraction in (0, 1].
     method : {"kthvalue", "histogram"}
         How the threshold is found (see the module docstring); both give the same mask.
+    sharded : bool
+        ``scores`` hold this rank's rows of each tensor (row blocks in rank order, as FSDP shards them);
+        the mask returned is this rank's rows of the unsharded mask. Only ``method="kthvalue"``.
 
     Examples
     --------
@@ -234,29 +249,35 @@ def top_fraction_mask(
     >>> m["a"].tolist(), m["b"].tolist()
     ([True, False], [True, False])
     """
-    total = sum(s.numel() for s in scores.values())
-    k = _target_count(rho, total)
+    device = next(iter(scores.values())).device if scores else torch.device("cpu")
+
+    def global_sum(n: int) -> int:
+        return int(distributed_sum(torch.tensor([n], dtype=torch.int64, device=device))[0]) if sharded else n
+
+    k = _target_count(rho, global_sum(sum(s.numel() for s in scores.values())))
     for name, s in scores.items():
         if torch.isnan(s).any():
             raise SelectionError(f"scores of {name} contain NaN")
     if method == "kthvalue":
-        t = _threshold_kthvalue(scores, k)
-    elif method == "histogram":
+        t = _threshold_kthvalue(scores, k, sharded)
+    elif method == "histogram" and not sharded:
         t = _threshold_histogram(scores, k)
     else:
-        raise SelectionError(f"unknown selection method {method!r}; expected 'kthvalue' or 'histogram'")
-    strictly = sum(int((s > t.to(s.device)).sum()) for s in scores.values())
-    ties_left = k - strictly
+        raise SelectionError(f"unknown selection method {method!r} (sharded: only 'kthvalue')")
+    ties_left = k - global_sum(sum(int((s > t.to(s.device)).sum()) for s in scores.values()))
     masks: dict[str, Tensor] = {}
     for name, s in scores.items():
         tv = t.to(s.device)
         mask = s > tv
         if ties_left > 0:
             tie = s == tv
+            # ties are taken in flat order; sharded, the ranks before this one come first
+            counts = [int(c) for c in all_gather(tie.sum().reshape(1))] if sharded else [int(tie.sum())]
+            me = torch.distributed.get_rank() if sharded else 0
+            mine = max(0, min(counts[me], ties_left - sum(counts[:me])))
             rank = tie.reshape(-1).cumsum(0).reshape(s.shape)
-            take = tie & (rank <= ties_left)
-            ties_left -= int(take.sum())
-            mask |= take
+            mask |= tie & (rank <= mine)
+            ties_left -= min(ties_left, sum(counts))
         masks[name] = mask
     return masks
 

@@ -14,6 +14,11 @@ Two update paths share the loop:
 
 Checkpoints hold the selected values (or the trainable tensors), the optimiser, the projection basis, the
 batch-stream and RNG states and the step; a run resumed from one ends bit-identical to an uninterrupted run.
+
+Several processes: the flat path averages its flat vectors across ranks (replicated model), or, with
+``train.fsdp``, runs on sharded parameters (:mod:`unlearn.sharding`): every method then takes the flat
+path, each rank holding its rows of the selected coordinates, and the projection sums its inner products
+across ranks instead of gathering gradients.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import copy
 import json
 import logging
 import math
+import os
 import resource
 import shutil
 import time
@@ -40,7 +46,9 @@ from ontology.common.progress import bar
 from unlearn import losses
 from unlearn.config import RunConfig
 from unlearn.data import BatchStream, TokenDataset, collate, load_records, masks_metadata
+from unlearn.projection import distributed_sum
 from unlearn.selection import fisher_diagonal, saliency, save_mask, select_parameters, top_fraction_mask
+from unlearn.sharding import full_tensor, local, local_part
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +230,8 @@ class Unlearner:
         self.basis: Any = None
         self.gru_ema: Tensor | None = None
         self.history: list[dict[str, float]] = []
+        self.sharded = False
+        self.reduce: Callable[[Tensor], Tensor] | None = None  # sums inner products across ranks when sharded
 
     # ------------------------------------------------------------------ setup
     def _load(self) -> None:
@@ -235,6 +245,10 @@ class Unlearner:
         dtype = torch.bfloat16 if cfg.model.dtype == "bfloat16" else torch.float32
         self.model, self.tokenizer = load_model(cfg.model.name, dtype=dtype)
         self.model.to(self.device)
+        if self.accelerator.num_processes > 1:  # one starting point for every rank, however it was loaded
+            from unlearn.sharding import broadcast_from_main
+
+            broadcast_from_main(self.model)
         self.tok_hash = tokenizer_hash(self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
@@ -391,7 +405,7 @@ class Unlearner:
         if mask_path.is_file() and self._resuming:
             from unlearn.selection import load_mask
 
-            return {k: v.to(self.device) for k, v in load_mask(mask_path).items()}
+            return {k: local_part(v.to(self.device), candidates[k]) for k, v in load_mask(mask_path).items()}
         total = sum(p.numel() for p in self.model.parameters())
         cand = sum(p.numel() for p in candidates.values())
         rho = min(1.0, m.rho * total / cand)  # ρ is a fraction of ALL parameters
@@ -428,22 +442,30 @@ class Unlearner:
             scores = {
                 name: saliency({name: f_f.pop(name)}, {name: f_r.pop(name)})[name] for name in list(f_f)
             }
-            mask = top_fraction_mask(scores, rho)
+            mask = top_fraction_mask(scores, rho, sharded=self.sharded)
             del scores
+        whole = {n: full_tensor(v, candidates[n]) for n, v in mask.items()} if self.sharded else mask
         if self.accelerator.is_main_process:
-            save_mask(mask, mask_path, {"rho": str(m.rho), "method": m.name})
+            save_mask(whole, mask_path, {"rho": str(m.rho), "method": m.name})
         return mask
 
     def _make_slots(self, trainable: dict[str, nn.Parameter], mask: dict[str, Tensor] | None) -> list[Slot]:
+        """One slot per tensor with selected coordinates; sharded, a tensor selected on any rank has a slot on
+        every rank (possibly empty), so that all ranks run the same backward graph."""
+        if mask is not None:
+            counts = torch.tensor(
+                [int(mask[n].sum()) for n in trainable], dtype=torch.int64, device=self.device
+            )
+            anywhere = (distributed_sum(counts) if self.sharded else counts).tolist()
         slots, offset = [], 0
-        for name, p in trainable.items():
+        for i, (name, p) in enumerate(trainable.items()):
             if mask is None:
-                idx, n = None, p.numel()
+                idx, n = None, local(p).numel()
             else:
+                if anywhere[i] == 0:
+                    continue
                 idx = mask[name].reshape(-1).nonzero().squeeze(1).to(p.device)
                 n = int(idx.numel())
-                if n == 0:
-                    continue
             slots.append(Slot(name, p, idx, offset, n))
             offset += n
         return slots
@@ -451,7 +473,7 @@ class Unlearner:
     def _hook(self, slot: Slot) -> Any:
         def hook(p: Tensor) -> None:
             assert p.grad is not None
-            g = p.grad.reshape(-1)
+            g = local(p.grad).reshape(-1)
             part = g if slot.index is None else g[slot.index]
             self.sink[slot.offset : slot.offset + slot.size] += part.float()
             p.grad = None
@@ -460,16 +482,16 @@ class Unlearner:
 
     @torch.no_grad()
     def _read_flat(self) -> Tensor:
-        parts = []
+        parts = [torch.zeros(0, device=self.device)]
         for s in self.slots:
-            flat = s.param.detach().reshape(-1)
+            flat = local(s.param.detach()).reshape(-1)
             parts.append((flat if s.index is None else flat[s.index]).float())
         return torch.cat(parts)
 
     @torch.no_grad()
     def _write_flat(self, vec: Tensor) -> None:
         for s in self.slots:
-            flat = s.param.data.view(-1)
+            flat = local(s.param.data).view(-1)
             vals = vec[s.offset : s.offset + s.size].to(flat.dtype)
             if s.index is None:
                 flat.copy_(vals)
@@ -506,7 +528,7 @@ class Unlearner:
         from unlearn import projection
 
         m, accum = self.method, self.cfg.train.grad_accum
-        size = self.slots[-1].offset + self.slots[-1].size
+        size = self.theta.numel()
         g_f = torch.zeros(size, device=self.device)
         g_r = torch.zeros(size, device=self.device)
         sums = {"forget": 0.0, "keep": 0.0, "retain": 0.0}
@@ -538,7 +560,7 @@ class Unlearner:
         sums = self._global(sums)
         self._check(step, sums)
         with self.timer("projection"):
-            if self.accelerator.num_processes > 1:
+            if self.accelerator.num_processes > 1 and not self.sharded:  # FSDP already averaged the shards
                 g_f, g_r = self.accelerator.reduce(g_f, "mean"), self.accelerator.reduce(g_r, "mean")
             if m.projection == "basis":
                 if step % m.refresh_every == 0:
@@ -546,22 +568,23 @@ class Unlearner:
                 g = self.basis.project_out(g_f) + g_r
             elif m.projection == "gru":
                 self.gru_ema = projection.ema_update(self.gru_ema, g_r)
-                g = projection.gru_project(g_f, self.gru_ema) + g_r
+                g = projection.gru_project(g_f, self.gru_ema, self.reduce) + g_r
             elif m.projection == "pcgrad":
-                g = projection.pcgrad(g_f, g_r) + g_r
+                g = projection.pcgrad(g_f, g_r, self.reduce) + g_r
             else:
                 g = g_f + g_r
         with self.timer("optimizer"):
             delta = self.opt.step(g)
             if m.max_step_norm is not None:
-                delta = projection.clip_step(delta, m.max_step_norm)
+                delta = projection.clip_step(delta, m.max_step_norm, self.reduce)
             theta = self.theta + delta
             if m.max_drift is not None:
-                theta = projection.clip_drift(theta, self.theta0, m.max_drift)
+                theta = projection.clip_drift(theta, self.theta0, m.max_drift, self.reduce)
             self.theta = theta
             self._write_flat(theta)
         # L2 distance of the selected coordinates from the start: shows when the trust region binds
-        return sums | {"drift": float((self.theta - self.theta0).norm())}
+        gap = self.theta - self.theta0
+        return sums | {"drift": float(projection.dot(gap, gap, self.reduce).sqrt())}
 
     # ------------------------------------------------------------------ differential privacy
     def _setup_dp(self) -> None:
@@ -682,6 +705,20 @@ class Unlearner:
             return {"theta": self.theta.detach().cpu().contiguous()}
         return {n: p.detach().cpu().contiguous() for n, p in self.trainable.items()}
 
+    def _update_state(self) -> dict[str, Any]:
+        """Optimiser and projection state: one per run, or one per rank when sharded."""
+        return {
+            "optimizer": self.opt.state_dict(),
+            "basis": self.basis.state_dict() if self.basis is not None else None,
+            "gru_ema": self.gru_ema,
+        }
+
+    def _load_update_state(self, state: dict[str, Any]) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        if self.basis is not None:
+            self.basis.load_state_dict({k: v.to(self.device) for k, v in state["basis"].items()})
+        self.gru_ema = None if state["gru_ema"] is None else state["gru_ema"].to(self.device)
+
     def _save_checkpoint(self, step: int) -> Path:
         from accelerate.utils import gather_object
 
@@ -693,20 +730,25 @@ class Unlearner:
             "retain_stream": self.retain_stream.state_dict() if self.retain_stream is not None else None,
             "torch_rng": torch.get_rng_state(),
         }
+        if self.sharded:  # each rank holds its own shard of the selected values and of the optimiser state
+            rank_state |= self._update_state() | {"theta": self.theta.detach().cpu()}
         per_rank = gather_object([rank_state]) if self.accelerator.num_processes > 1 else [rank_state]
-        if not self.accelerator.is_main_process:  # every rank holds the same weights and optimiser state
+        if not self.accelerator.is_main_process:  # replicated: every rank holds the same weights and state
             self.accelerator.wait_for_everyone()
             return target
+        params = (
+            {f"theta.rank{r}": st.pop("theta").contiguous() for r, st in enumerate(per_rank)}
+            if self.sharded
+            else self._trainable_state()
+        )
         state = {
-            "optimizer": self.opt.state_dict(),
             "ranks": per_rank,
-            "basis": self.basis.state_dict() if self.basis is not None else None,
-            "gru_ema": self.gru_ema,
             "dp": self._dp_state(),
             "history": self.history,
+            **({} if self.sharded else self._update_state()),
         }
         with self.timer("checkpoint"), atomic_path(target, is_dir=True) as tmp:
-            save_tensors(self._trainable_state(), tmp / "params.safetensors")
+            save_tensors(params, tmp / "params.safetensors")
             save_torch(state, tmp / "trainer_state.pt")
             atomic_write_json(tmp / "meta.json", {"step": step, "config_hash": self.config_hash})
         for old in self._checkpoint_dirs()[: -self.cfg.train.keep_checkpoints]:
@@ -725,26 +767,26 @@ class Unlearner:
             )
         params = load_file(str(path / "params.safetensors"))
         state = torch.load(path / "trainer_state.pt", weights_only=False, map_location="cpu")
-        if self.flat:
-            self.theta = params["theta"].to(self.device)
-            self._write_flat(self.theta)
-        else:
-            with torch.no_grad():
-                for name, p in self.trainable.items():
-                    p.copy_(params[name].to(p.device, p.dtype))
-        self.opt.load_state_dict(state["optimizer"])
         ranks = state["ranks"]
         if len(ranks) != self.accelerator.num_processes:
             raise MedunlearnError(
                 f"{path}: checkpoint written by {len(ranks)} process(es), resumed with {self.accelerator.num_processes}"
             )
         mine = ranks[self.accelerator.process_index]
+        if ("optimizer" in mine) != self.sharded:
+            raise MedunlearnError(f"{path}: checkpoint {'without' if self.sharded else 'with'} FSDP sharding")
+        if self.flat:
+            key = f"theta.rank{self.accelerator.process_index}" if self.sharded else "theta"
+            self.theta = params[key].to(self.device)
+            self._write_flat(self.theta)
+        else:
+            with torch.no_grad():
+                for name, p in self.trainable.items():
+                    p.copy_(params[name].to(p.device, p.dtype))
+        self._load_update_state(mine if self.sharded else state)
         self.forget_stream.load_state_dict(mine["forget_stream"])
         if self.retain_stream is not None:
             self.retain_stream.load_state_dict(mine["retain_stream"])
-        if self.basis is not None:
-            self.basis.load_state_dict({k: v.to(self.device) for k, v in state["basis"].items()})
-        self.gru_ema = None if state["gru_ema"] is None else state["gru_ema"].to(self.device)
         self._load_dp_state(state["dp"])
         torch.set_rng_state(mine["torch_rng"].cpu())
         self.history = state["history"]
@@ -767,6 +809,41 @@ class Unlearner:
         from ontology.common.hashing import config_hash
 
         return config_hash(dumped)
+
+    def _wants_fsdp(self) -> bool:
+        from accelerate.utils import DistributedType
+
+        t = self.cfg.train
+        launched = os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true", "yes")  # also on CPU
+        if not (t.fsdp or launched or self.accelerator.distributed_type == DistributedType.FSDP):
+            return False
+        if t.lora.enabled or t.dp.enabled:
+            raise ConfigError("train.fsdp cannot be combined with train.lora or train.dp (use DDP for those)")
+        if self.accelerator.num_processes == 1:
+            log.info("train.fsdp: a single process, nothing to shard")
+            return False
+        return True
+
+    def _shard(self, candidates: dict[str, nn.Parameter]) -> dict[str, nn.Parameter]:
+        """Shard the model (FSDP2); return the candidates again, now sharded parameters of the same names."""
+        from unlearn.sharding import shard_model
+
+        shard_model(self.model, self.device)
+        self.sharded, self.reduce = True, distributed_sum
+        params = dict(self.model.named_parameters())
+        return {name: params[name] for name in candidates}
+
+    def _unshard(self) -> None:
+        """Replace the sharded model by a plain one holding the full weights (on the main process)."""
+        from unlearn.models import load_model
+        from unlearn.sharding import full_state_dict
+
+        state = full_state_dict(self.model)
+        if self.accelerator.is_main_process:
+            dtype = torch.bfloat16 if self.cfg.model.dtype == "bfloat16" else torch.float32
+            plain, _ = load_model(self.cfg.model.name, dtype=dtype)
+            plain.load_state_dict(state)
+            self.model = plain
 
     def prepare(self) -> None:
         """Load model and data, select coordinates, build the optimiser (everything before step 0)."""
@@ -799,12 +876,14 @@ class Unlearner:
             candidates = {n: p for n, p in self.model.named_parameters() if "lora_" in n}
         else:
             candidates = self._candidates()
+        if self._wants_fsdp():
+            candidates = self._shard(candidates)
         mask = self._select(candidates)
         if cfg.model.gradient_checkpointing:
             self.model.gradient_checkpointing_enable()
             self.model.enable_input_require_grads()  # else adapters/upper layers get no gradient (reentrant)
         self.model.train()
-        self.flat = mask is not None or m.separate_gradients or cfg.train.dp.enabled
+        self.flat = mask is not None or m.separate_gradients or cfg.train.dp.enabled or self.sharded
         for p in self.model.parameters():
             p.requires_grad_(False)
         if self.flat:
@@ -839,13 +918,15 @@ class Unlearner:
             if not self.flat and self.accelerator.num_processes > 1
             else self.model
         )
-        self.selected = (
-            int(self.theta.numel()) if self.flat else sum(p.numel() for p in self.trainable.values())
-        )
+        if not self.flat:
+            self.selected = sum(p.numel() for p in self.trainable.values())
+        else:
+            count = torch.tensor([self.theta.numel()], dtype=torch.int64, device=self.device)
+            self.selected = int((distributed_sum(count) if self.sharded else count)[0])
         if m.projection == "basis":
             from unlearn.projection import RetainBasis
 
-            self.basis = RetainBasis(m.basis_k)
+            self.basis = RetainBasis(m.basis_k, self.reduce)
         self._setup_dp()
 
     def run(self) -> RunResult:
@@ -892,6 +973,8 @@ class Unlearner:
             self._save_checkpoint(step)
         for h in self.handles:
             h.remove()
+        if self.sharded and status != "interrupted":
+            self._unshard()
         result = RunResult(
             status=status,
             reason=reason,

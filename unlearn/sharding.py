@@ -1,0 +1,109 @@
+"""Parameter sharding with FSDP2 (``torch.distributed.fsdp.fully_shard``) for ``train.fsdp``.
+
+Each decoder layer, then the whole model, becomes one FSDP unit: every parameter is a ``DTensor`` split
+by rows (``Shard(0)``) over the ranks, gathered for a layer's forward and backward only; gradients
+arrive already averaged over the ranks and sharded the same way. The trainer works on the rank's rows
+(:func:`local`): its masks, flat vectors and optimiser state are shards too, and every inner product of
+the projection is summed across ranks (:func:`unlearn.projection.distributed_sum`), so no full gradient
+is ever gathered. Without a process group or for plain tensors every helper is the identity.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+
+def local(t: Tensor) -> Tensor:
+    """This rank's rows of a sharded tensor (``DTensor.to_local``); a plain tensor itself.
+
+    Examples
+    --------
+    >>> local(torch.ones(2)).tolist()
+    [1.0, 1.0]
+    """
+    to_local = getattr(t, "to_local", None)
+    return to_local() if callable(to_local) else t
+
+
+def is_sharded(t: Tensor) -> bool:
+    """Whether ``t`` is a ``DTensor`` (a parameter or gradient of a sharded model)."""
+    return callable(getattr(t, "to_local", None))
+
+
+def _decoder_layers(model: nn.Module) -> list[nn.Module]:
+    names = set(getattr(model, "_no_split_modules", None) or [])
+    layers = [m for m in model.modules() if type(m).__name__ in names]
+    if not layers:
+        raise ValueError(
+            f"{type(model).__name__} names no decoder-layer class (_no_split_modules): cannot choose FSDP units"
+        )
+    return layers
+
+
+def shard_model(model: nn.Module, device: torch.device) -> Any:
+    """Shard ``model`` in place over all ranks: one FSDP unit per decoder layer plus the root; return the mesh."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError("FSDP needs a process group: start the run with torchrun or accelerate launch")
+    mesh = init_device_mesh(device.type, (dist.get_world_size(),))
+    for layer in _decoder_layers(model):
+        fully_shard(layer, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    return mesh
+
+
+@torch.no_grad()
+def broadcast_from_main(model: nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every rank (no-op without a process group).
+
+    ``accelerate launch`` with an FSDP config turns on transformers' RAM-efficient loading, which reads the
+    weights on rank 0 only and leaves the other ranks' tensors uninitialised.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    for t in [*model.parameters(), *model.buffers()]:
+        dist.broadcast(t.data, src=0)
+
+
+def local_part(full: Tensor, like: Tensor) -> Tensor:
+    """This rank's rows of ``full``, sharded like the parameter ``like`` (no communication)."""
+    if not is_sharded(like):
+        return full
+    from torch.distributed.tensor import distribute_tensor
+
+    dt: Any = like
+    return distribute_tensor(full, dt.device_mesh, dt.placements, src_data_rank=None).to_local()
+
+
+def full_tensor(part: Tensor, like: Tensor) -> Tensor:
+    """The whole tensor from every rank's ``part`` (sharded like ``like``); a collective on every rank."""
+    if not is_sharded(like):
+        return part
+    from torch.distributed.tensor import DTensor
+
+    dt: Any = like
+    whole = DTensor.from_local(part, dt.device_mesh, dt.placements, shape=dt.shape, stride=dt.stride())
+    return whole.full_tensor()
+
+
+def all_gather(t: Tensor) -> list[Tensor]:
+    """Every rank's ``t`` (same shape on all ranks), in rank order; ``[t]`` without a process group."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return [t]
+    out = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(out, t.contiguous())
+    return out
+
+
+def full_state_dict(model: nn.Module) -> dict[str, Tensor]:
+    """The unsharded state dict on CPU, on rank 0 (empty elsewhere); a collective on every rank."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return {name: t for name, t in state.items() if isinstance(t, Tensor)}
