@@ -530,12 +530,19 @@ class Unlearner:
         m, accum = self.method, self.cfg.train.grad_accum
         size = self.theta.numel()
         g_f = torch.zeros(size, device=self.device)
-        g_r = torch.zeros(size, device=self.device)
+        # retain gradients are kept apart only for a projection (and as DP's scratch); without one the whole
+        # gradient is accumulated in g_f (DP adds its retain part there too), so g_f alone is the update
+        g_r = (
+            torch.zeros(size, device=self.device)
+            if m.separate_gradients or self.cfg.train.dp.enabled
+            else None
+        )
         sums = {"forget": 0.0, "keep": 0.0, "retain": 0.0}
         for _ in range(accum):
             fb = self.forget_stream.next_batch()
             rb = self.retain_stream.next_batch() if self.retain_stream is not None else None
             if self.cfg.train.dp.enabled:
+                assert g_r is not None
                 parts = self._dp_microstep(fb, rb, g_f, g_r, accum)
                 for key in sums:
                     sums[key] += parts[key] / accum
@@ -544,12 +551,12 @@ class Unlearner:
             r = self._retain_term(rb)
             for key, val in (("forget", f), ("keep", k), ("retain", r)):
                 sums[key] += float(val.detach()) / accum
-            if m.separate_gradients and m.keep_gradient == "forget":
+            if g_r is not None and m.keep_gradient == "forget":
                 self.sink = g_f
                 self._backward((f + k) / accum)
                 self.sink = g_r
                 self._backward(r / accum)
-            elif m.separate_gradients:
+            elif g_r is not None:
                 self.sink = g_f
                 self._backward(f / accum, retain_graph=k.requires_grad)
                 self.sink = g_r
@@ -561,18 +568,19 @@ class Unlearner:
         self._check(step, sums)
         with self.timer("projection"):
             if self.accelerator.num_processes > 1 and not self.sharded:  # FSDP already averaged the shards
-                g_f, g_r = self.accelerator.reduce(g_f, "mean"), self.accelerator.reduce(g_r, "mean")
-            if m.projection == "basis":
+                g_f = self.accelerator.reduce(g_f, "mean")
+                g_r = None if g_r is None else self.accelerator.reduce(g_r, "mean")
+            if m.projection == "none" or g_r is None:
+                g = g_f
+            elif m.projection == "basis":
                 if step % m.refresh_every == 0:
                     self.basis.add(g_r)
                 g = self.basis.project_out(g_f) + g_r
             elif m.projection == "gru":
                 self.gru_ema = projection.ema_update(self.gru_ema, g_r)
                 g = projection.gru_project(g_f, self.gru_ema, self.reduce) + g_r
-            elif m.projection == "pcgrad":
+            else:  # pcgrad
                 g = projection.pcgrad(g_f, g_r, self.reduce) + g_r
-            else:
-                g = g_f + g_r
         with self.timer("optimizer"):
             delta = self.opt.step(g)
             if m.max_step_norm is not None:
@@ -719,41 +727,94 @@ class Unlearner:
             self.basis.load_state_dict({k: v.to(self.device) for k, v in state["basis"].items()})
         self.gru_ema = None if state["gru_ema"] is None else state["gru_ema"].to(self.device)
 
+    def _rank_state(self) -> dict[str, Any]:
+        return {
+            "forget_stream": self.forget_stream.state_dict(),
+            "retain_stream": self.retain_stream.state_dict() if self.retain_stream is not None else None,
+            "torch_rng": torch.get_rng_state(),
+        }
+
     def _save_checkpoint(self, step: int) -> Path:
         from accelerate.utils import gather_object
 
         from unlearn.tensor_io import save_tensors, save_torch
 
         target = self.out / CHECKPOINTS / f"step-{step:07d}"
-        rank_state = {
-            "forget_stream": self.forget_stream.state_dict(),
-            "retain_stream": self.retain_stream.state_dict() if self.retain_stream is not None else None,
-            "torch_rng": torch.get_rng_state(),
-        }
-        if self.sharded:  # each rank holds its own shard of the selected values and of the optimiser state
-            rank_state |= self._update_state() | {"theta": self.theta.detach().cpu()}
+        if self.sharded:
+            return self._save_sharded_checkpoint(step, target)
+        rank_state = self._rank_state()
         per_rank = gather_object([rank_state]) if self.accelerator.num_processes > 1 else [rank_state]
-        if not self.accelerator.is_main_process:  # replicated: every rank holds the same weights and state
+        if not self.accelerator.is_main_process:  # every rank holds the same weights and optimiser state
             self.accelerator.wait_for_everyone()
             return target
-        params = (
-            {f"theta.rank{r}": st.pop("theta").contiguous() for r, st in enumerate(per_rank)}
-            if self.sharded
-            else self._trainable_state()
-        )
-        state = {
-            "ranks": per_rank,
-            "dp": self._dp_state(),
-            "history": self.history,
-            **({} if self.sharded else self._update_state()),
-        }
+        state = {"ranks": per_rank, "dp": self._dp_state(), "history": self.history, **self._update_state()}
         with self.timer("checkpoint"), atomic_path(target, is_dir=True) as tmp:
-            save_tensors(params, tmp / "params.safetensors")
+            save_tensors(self._trainable_state(), tmp / "params.safetensors")
             save_torch(state, tmp / "trainer_state.pt")
             atomic_write_json(tmp / "meta.json", {"step": step, "config_hash": self.config_hash})
+        self._prune_checkpoints()
+        self.accelerator.wait_for_everyone()
+        return target
+
+    def _prune_checkpoints(self) -> None:
         for old in self._checkpoint_dirs()[: -self.cfg.train.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
-        self.accelerator.wait_for_everyone()
+
+    def _on_every_rank(self, action: Callable[[], None], main_only: bool = False) -> None:
+        """Run ``action`` (on rank 0 only if ``main_only``); if it fails on any rank, raise on every rank.
+
+        A storage error on one rank must not leave the others waiting at the next collective forever.
+        """
+        error: Exception | None = None
+        if self.accelerator.is_main_process or not main_only:
+            try:
+                action()
+            except (OSError, MedunlearnError) as exc:
+                error = exc
+        failed = distributed_sum(torch.tensor([int(error is not None)], device=self.device))
+        if error is not None:
+            raise error
+        if int(failed[0]):
+            raise MedunlearnError(f"{self.out / CHECKPOINTS}: another process could not write its checkpoint")
+
+    def _save_sharded_checkpoint(self, step: int, target: Path) -> Path:
+        """Each rank writes its own shard (``rank{r}.safetensors``: selected values; ``rank{r}.pt``: optimiser,
+        basis, streams, RNG) into one temporary directory, which rank 0 completes and renames into place."""
+        from unlearn.tensor_io import save_tensors, save_torch
+
+        tmp = target.with_name(f".{target.name}.partial")
+        r = self.accelerator.process_index
+
+        def start() -> None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+
+        def write_shard() -> None:
+            save_tensors({"theta": self.theta.detach().cpu().contiguous()}, tmp / f"rank{r}.safetensors")
+            save_torch(self._rank_state() | self._update_state(), tmp / f"rank{r}.pt")
+
+        def finish() -> None:
+            save_torch({"dp": self._dp_state(), "history": self.history}, tmp / "trainer_state.pt")
+            meta = {
+                "step": step,
+                "config_hash": self.config_hash,
+                "sharded_ranks": self.accelerator.num_processes,
+            }
+            atomic_write_json(tmp / "meta.json", meta)
+            if target.exists():
+                shutil.rmtree(target)
+            tmp.rename(target)
+            self._prune_checkpoints()
+
+        with self.timer("checkpoint"):
+            try:
+                self._on_every_rank(start, main_only=True)
+                self._on_every_rank(write_shard)
+                self._on_every_rank(finish, main_only=True)
+            except BaseException:
+                if self.accelerator.is_main_process:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                raise
         return target
 
     def _load_checkpoint(self, path: Path) -> int:
@@ -765,19 +826,27 @@ class Unlearner:
                 f"{path}: checkpoint of another configuration (hash {meta['config_hash']} != {self.config_hash}); "
                 "use another output.dir or set output.resume=false"
             )
-        params = load_file(str(path / "params.safetensors"))
-        state = torch.load(path / "trainer_state.pt", weights_only=False, map_location="cpu")
-        ranks = state["ranks"]
-        if len(ranks) != self.accelerator.num_processes:
-            raise MedunlearnError(
-                f"{path}: checkpoint written by {len(ranks)} process(es), resumed with {self.accelerator.num_processes}"
-            )
-        mine = ranks[self.accelerator.process_index]
-        if ("optimizer" in mine) != self.sharded:
+        world, r = self.accelerator.num_processes, self.accelerator.process_index
+        if ("sharded_ranks" in meta) != self.sharded:
             raise MedunlearnError(f"{path}: checkpoint {'without' if self.sharded else 'with'} FSDP sharding")
+        state = torch.load(path / "trainer_state.pt", weights_only=False, map_location="cpu")
+        if self.sharded:
+            written = meta["sharded_ranks"]
+            params = load_file(str(path / f"rank{r}.safetensors")) if r < written else {}
+            mine = (
+                torch.load(path / f"rank{r}.pt", weights_only=False, map_location="cpu")
+                if r < written
+                else {}
+            )
+        else:
+            written, params = len(state["ranks"]), load_file(str(path / "params.safetensors"))
+            mine = state["ranks"][r] if r < written else {}
+        if written != world:
+            raise MedunlearnError(
+                f"{path}: checkpoint written by {written} process(es), resumed with {world}"
+            )
         if self.flat:
-            key = f"theta.rank{self.accelerator.process_index}" if self.sharded else "theta"
-            self.theta = params[key].to(self.device)
+            self.theta = params["theta"].to(self.device)
             self._write_flat(self.theta)
         else:
             with torch.no_grad():
