@@ -138,3 +138,17 @@ def run_config(tmp: Path, forget: Path, retain: list[Path], name: str = "dual", 
     data["output"] = {"dir": str(tmp / "out"), **sections.pop("output", {})}
     data.update(sections)
     return RunConfig.model_validate(data)
+
+
+def write_cli_run(directory: Path, train: str) -> Path:
+    """Forget masks, retain JSONL and ``run.yaml`` (tiny model) for ``medunlearn unlearn run``; ``train`` is YAML."""
+    from unlearn.models import load_model
+
+    _, tok = load_model("tiny-llama")
+    write_masks(directory / "forget.parquet", tok, FORGET_TEXTS)
+    write_jsonl(directory / "retain.jsonl", [{"text": t} for t in RETAIN_TEXTS])
+    config = directory / "run.yaml"
+    config.write_text(
+        f"data:\n  forget: forget.parquet\n  retain: [retain.jsonl]\ntrain: {train}\n", encoding="utf-8"
+    )
+    return config

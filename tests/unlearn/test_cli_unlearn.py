@@ -13,10 +13,10 @@ import torch
 from typer.testing import CliRunner
 
 from ontology.common.errors import MedunlearnError
-from tests.unlearn.engine_helpers import FORGET_TEXTS, RETAIN_TEXTS, write_jsonl, write_masks
+from tests.unlearn.engine_helpers import write_cli_run
 from unlearn.cli import app
 from unlearn.methods import METHODS
-from unlearn.models import load_model, prepare
+from unlearn.models import prepare
 from unlearn.outputs import input_weights
 
 runner = CliRunner()
@@ -26,14 +26,8 @@ runner = CliRunner()
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MEDUNLEARN_QUIET", "1")
-    _, tok = load_model("tiny-llama")
-    write_masks(tmp_path / "forget.parquet", tok, FORGET_TEXTS)
-    write_jsonl(tmp_path / "retain.jsonl", [{"text": t} for t in RETAIN_TEXTS])
-    (tmp_path / "run.yaml").write_text(
-        "data:\n  forget: forget.parquet\n  retain: [retain.jsonl]\n"
-        "train:\n  steps: 3\n  batch_size: 2\n  lr: 0.01\n  cpu: true\noutput:\n  dir: out\n",
-        encoding="utf-8",
-    )
+    config = write_cli_run(tmp_path, "{steps: 3, batch_size: 2, lr: 0.01, cpu: true}")
+    config.write_text(config.read_text() + "output:\n  dir: out\n", encoding="utf-8")
     return tmp_path
 
 

@@ -15,7 +15,14 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from ontology.common.errors import ConfigError
-from tests.unlearn.engine_helpers import FORGET_TEXTS, RETAIN_TEXTS, run_config, write_jsonl, write_masks
+from tests.unlearn.engine_helpers import (
+    FORGET_TEXTS,
+    RETAIN_TEXTS,
+    run_config,
+    write_cli_run,
+    write_jsonl,
+    write_masks,
+)
 from unlearn.models import load_model
 from unlearn.selection import top_fraction_mask
 from unlearn.trainer import Unlearner
@@ -87,14 +94,7 @@ def test_a_failed_shard_write_stops_every_rank(tmp_path: Path) -> None:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Data and configs shared by the two-process runs."""
     d = tmp_path_factory.mktemp("fsdp")
-    _, tok = load_model("tiny-llama")
-    write_masks(d / "forget.parquet", tok, FORGET_TEXTS)
-    write_jsonl(d / "retain.jsonl", [{"text": t} for t in RETAIN_TEXTS])
-    (d / "run.yaml").write_text(
-        "data:\n  forget: forget.parquet\n  retain: [retain.jsonl]\n"
-        "train:\n  steps: 4\n  batch_size: 2\n  lr: 0.01\n  cpu: true\n  checkpoint_every: 2\n",
-        encoding="utf-8",
-    )
+    write_cli_run(d, "{steps: 4, batch_size: 2, lr: 0.01, cpu: true, checkpoint_every: 2}")
     return d
 
 
