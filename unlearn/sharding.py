@@ -5,7 +5,7 @@ by rows (``Shard(0)``) over the ranks, gathered for a layer's forward and backwa
 arrive already averaged over the ranks and sharded the same way. The trainer works on the rank's rows
 (:func:`local`): its masks, flat vectors and optimiser state are shards too, and every inner product of
 the projection is summed across ranks (:func:`unlearn.projection.distributed_sum`), so no full gradient
-is ever gathered. Without a process group or for plain tensors every helper is the identity.
+is ever gathered. For plain (unsharded) tensors the tensor helpers return their input.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+
+from ontology.common.errors import ConfigError
 
 
 def local(t: Tensor) -> Tensor:
@@ -38,8 +40,9 @@ def _decoder_layers(model: nn.Module) -> list[nn.Module]:
     names = set(getattr(model, "_no_split_modules", None) or [])
     layers = [m for m in model.modules() if type(m).__name__ in names]
     if not layers:
-        raise ValueError(
-            f"{type(model).__name__} names no decoder-layer class (_no_split_modules): cannot choose FSDP units"
+        raise ConfigError(
+            f"train.fsdp: {type(model).__name__} names no decoder-layer class (_no_split_modules), "
+            "so its FSDP units cannot be chosen"
         )
     return layers
 
@@ -50,7 +53,9 @@ def shard_model(model: nn.Module, device: torch.device) -> Any:
     from torch.distributed.fsdp import fully_shard
 
     if not (dist.is_available() and dist.is_initialized()):
-        raise RuntimeError("FSDP needs a process group: start the run with torchrun or accelerate launch")
+        raise ConfigError(
+            "train.fsdp needs several processes: start the run with torchrun or accelerate launch"
+        )
     mesh = init_device_mesh(device.type, (dist.get_world_size(),))
     for layer in _decoder_layers(model):
         fully_shard(layer, mesh=mesh)

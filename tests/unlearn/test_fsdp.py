@@ -157,3 +157,14 @@ def test_fsdp_refuses_lora_and_dp(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     cfg = run_config(tmp_path, forget, [retain], train={"fsdp": True, "dp": {"enabled": True}})
     with pytest.raises(ConfigError, match="train.fsdp cannot be combined"):
         Unlearner(cfg).prepare()
+
+
+def test_shard_model_needs_processes_and_decoder_layers() -> None:
+    from unlearn.sharding import _decoder_layers, shard_model
+
+    model, _ = load_model("tiny-llama")
+    assert len(_decoder_layers(model)) == model.config.num_hidden_layers
+    with pytest.raises(ConfigError, match="needs several processes"):
+        shard_model(model, torch.device("cpu"))
+    with pytest.raises(ConfigError, match="no decoder-layer class"):
+        _decoder_layers(torch.nn.Sequential(torch.nn.Linear(2, 2)))
