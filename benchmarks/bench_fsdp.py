@@ -3,8 +3,8 @@
 Each (model, method, mode) runs as ``torchrun --standalone --nproc_per_node N -m unlearn unlearn run`` on CPU
 (gloo, one thread per process) through the real engine, and its manifest is read: the step time is the
 per-phase seconds (forward, backward, projection, optimizer) summed over the run and divided by its steps,
-selection is shown apart, peak memory is rank 0's peak resident set size (model loading included: every
-rank loads the full model before it is sharded). The weights of the two modes are compared too (largest
+selection is shown apart, peak memory is each rank's peak resident set size during the run (model loading
+included; before the outputs are gathered and written): sharded, only rank 0 reads the whole model. The weights of the two modes are compared too (largest
 absolute difference), so a speed-up cannot hide a different result.
 
 Run: ``.venv/bin/python benchmarks/bench_fsdp.py [--models tiny small smollm2] [--methods dual graddiff]
@@ -50,7 +50,7 @@ def run(cfg: dict, directory: Path, nproc: int) -> dict:
         "step_s": sum(sec.get(p, 0.0) for p in PHASES) / manifest["steps"],
         "selection_s": sec.get("selection", 0.0),
         "wall_s": manifest["wall_seconds"],
-        "peak_rss": manifest["peak_memory_bytes"],
+        "peak_rss": manifest["peak_memory_bytes_per_rank"],
         "changed": manifest["changed_parameters"],
     }
 
@@ -121,15 +121,18 @@ def main() -> None:
     )
     print(
         f"{'model':8s} {'method':9s} {'step s repl':>11s} {'step s shard':>12s} {'time x':>7s} "
-        f"{'select s r/s':>13s} {'peak MiB repl':>13s} {'peak MiB shard':>14s} {'mem x':>6s} {'max |dw|':>9s}"
+        f"{'select s r/s':>13s} {'peak MiB/rank repl':>19s} {'peak MiB/rank shard':>20s} {'max |dw|':>9s}"
     )
+
+    def mib(peaks: list[int]) -> str:
+        return " / ".join(f"{b / 2**20:.0f}" for b in peaks)
+
     for r in rows:
         a, b = r["replicated"], r["sharded"]
         print(
             f"{r['model']:8s} {r['method']:9s} {a['step_s']:11.3f} {b['step_s']:12.3f} "
             f"{b['step_s'] / a['step_s']:7.2f} {a['selection_s']:6.1f}/{b['selection_s']:<6.1f} "
-            f"{a['peak_rss'] / 2**20:13.0f} {b['peak_rss'] / 2**20:14.0f} {b['peak_rss'] / a['peak_rss']:6.2f} "
-            f"{r['max_weight_difference']:9.1e}"
+            f"{mib(a['peak_rss']):>19s} {mib(b['peak_rss']):>20s} {r['max_weight_difference']:9.1e}"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")

@@ -123,6 +123,7 @@ def write_outputs(run: Unlearner, result: RunResult) -> dict[str, Any]:
         "wall_seconds": result.wall_seconds,
         "seconds_by_phase": result.seconds,
         "peak_memory_bytes": result.peak_memory_bytes,
+        "peak_memory_bytes_per_rank": result.peak_memory_per_rank,
         "device": str(run.device),
         "epsilon": result.epsilon,
         "versions": {

@@ -10,6 +10,7 @@ is ever gathered. For plain (unsharded) tensors the tensor helpers return their 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -47,8 +48,24 @@ def _decoder_layers(model: nn.Module) -> list[nn.Module]:
     return layers
 
 
+def empty_model(directory: str | Path, dtype: torch.dtype) -> Any:
+    """The architecture of the model in ``directory`` on the meta device: no memory, no weights read."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(directory, local_files_only=True, trust_remote_code=False)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=False)
+    return model.eval()
+
+
 def shard_model(model: nn.Module, device: torch.device) -> Any:
-    """Shard ``model`` in place over all ranks: one FSDP unit per decoder layer plus the root; return the mesh."""
+    """Shard ``model`` in place over all ranks, filled with rank 0's weights; return the device mesh.
+
+    One FSDP unit per decoder layer plus the root. Rank 0 holds the weights (on CPU); the other ranks may pass
+    an empty skeleton (:func:`empty_model`): their shards are allocated on ``device`` and receive rank 0's
+    values, so only rank 0 ever holds the whole model. A collective on every rank.
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
@@ -56,24 +73,19 @@ def shard_model(model: nn.Module, device: torch.device) -> Any:
         raise ConfigError(
             "train.fsdp needs several processes: start the run with torchrun or accelerate launch"
         )
+    source = model.state_dict() if dist.get_rank() == 0 else {}
     mesh = init_device_mesh(device.type, (dist.get_world_size(),))
     for layer in _decoder_layers(model):
         fully_shard(layer, mesh=mesh)
     fully_shard(model, mesh=mesh)
+    if any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
+        model.to_empty(device=device)
+    options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
+    set_model_state_dict(model, source, options=options)
+    with torch.no_grad():
+        for buffer in model.buffers():  # not in the state dict when non-persistent (e.g. rotary frequencies)
+            dist.broadcast(buffer.data, src=0)
     return mesh
-
-
-@torch.no_grad()
-def broadcast_from_main(model: nn.Module) -> None:
-    """Copy rank 0's parameters and buffers to every rank (no-op without a process group).
-
-    ``accelerate launch`` with an FSDP config turns on transformers' RAM-efficient loading, which reads the
-    weights on rank 0 only and leaves the other ranks' tensors uninitialised.
-    """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return
-    for t in [*model.parameters(), *model.buffers()]:
-        dist.broadcast(t.data, src=0)
 
 
 def local_part(full: Tensor, like: Tensor) -> Tensor:

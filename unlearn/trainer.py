@@ -139,6 +139,7 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
     peak_memory_bytes: int = 0
+    peak_memory_per_rank: list[int] = field(default_factory=list)  # each process, before the outputs
     selected: int = 0
     trainable_tensors: int = 0
     epsilon: dict[str, float] | None = None
@@ -230,25 +231,31 @@ class Unlearner:
         self.basis: Any = None
         self.gru_ema: Tensor | None = None
         self.history: list[dict[str, float]] = []
-        self.sharded = False
+        self.sharded = self.will_shard = False
         self.reduce: Callable[[Tensor], Tensor] | None = None  # sums inner products across ranks when sharded
 
     # ------------------------------------------------------------------ setup
     def _load(self) -> None:
         from accelerate import Accelerator
 
-        from unlearn.models import load_model, tokenizer_hash
+        from unlearn.models import load_model, load_tokenizer, prepare, tokenizer_hash
 
         cfg = self.cfg
         self.accelerator = Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available())
         self.device = self.accelerator.device
+        self.will_shard = self._wants_fsdp()
         dtype = torch.bfloat16 if cfg.model.dtype == "bfloat16" else torch.float32
-        self.model, self.tokenizer = load_model(cfg.model.name, dtype=dtype)
-        self.model.to(self.device)
-        if self.accelerator.num_processes > 1:  # one starting point for every rank, however it was loaded
-            from unlearn.sharding import broadcast_from_main
+        if self.will_shard and not self.accelerator.is_main_process:
+            # only rank 0 reads the weights (on CPU); the others build an empty skeleton and receive their
+            # shards from it once the model is sharded (_shard), so no rank but 0 ever holds the full model
+            from unlearn.sharding import empty_model
 
-            broadcast_from_main(self.model)
+            self.model = empty_model(prepare(cfg.model.name), dtype)
+            self.tokenizer = load_tokenizer(cfg.model.name)
+        else:
+            self.model, self.tokenizer = load_model(cfg.model.name, dtype=dtype)
+        if not self.will_shard:  # sharding moves each unit to the device itself
+            self.model.to(self.device)
         self.tok_hash = tokenizer_hash(self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
@@ -340,6 +347,10 @@ class Unlearner:
                 ).logits
             logp = losses.token_logprobs(logits, batch["labels"].to(self.device)).float().cpu()
             ref[batch["index"], : logp.shape[1]] = logp
+        if self.sharded:
+            # a forward without gradients leaves FSDP's root unit gathered; the Fisher backward that followed
+            # then gave other gradients (a different mask than one process) until the model was resharded
+            self.model.reshard()
         return ref
 
     def _hidden(self, model: Any, batch: dict[str, Tensor]) -> Tensor:
@@ -894,10 +905,12 @@ class Unlearner:
         return True
 
     def _shard(self, candidates: dict[str, nn.Parameter]) -> dict[str, nn.Parameter]:
-        """Shard the model (FSDP2); return the candidates again, now sharded parameters of the same names."""
+        """Shard the model (and RMU's frozen copy) with FSDP2, filled from rank 0's weights; return the candidates
+        again, now the sharded parameters of the same names."""
         from unlearn.sharding import shard_model
 
-        shard_model(self.model, self.device)
+        for model in [self.model, *([self.frozen] if hasattr(self, "frozen") else [])]:
+            shard_model(model, self.device)
         self.sharded, self.reduce = True, distributed_sum
         params = dict(self.model.named_parameters())
         return {name: params[name] for name in candidates}
@@ -933,7 +946,6 @@ class Unlearner:
         self.n_layers = self._layer_count()
         self.rmu_layer = m.rmu_layer % self.n_layers if self.n_layers else 0
         self.fmodel = self.model
-        self.ref_logp = self._reference_logprobs() if m.needs_reference else None
         if m.forget_loss == "rmu":
             self.frozen = copy.deepcopy(self.model).eval().requires_grad_(False)
             gen = torch.Generator().manual_seed(cfg.train.seed + 7)
@@ -945,8 +957,10 @@ class Unlearner:
             candidates = {n: p for n, p in self.model.named_parameters() if "lora_" in n}
         else:
             candidates = self._candidates()
-        if self._wants_fsdp():
+        if self.will_shard:
             candidates = self._shard(candidates)
+        # after LoRA setup (adapters start at zero, so the outputs are the input model's) and sharding
+        self.ref_logp = self._reference_logprobs() if m.needs_reference else None
         mask = self._select(candidates)
         if cfg.model.gradient_checkpointing:
             self.model.gradient_checkpointing_enable()
@@ -1042,6 +1056,10 @@ class Unlearner:
             self._save_checkpoint(step)
         for h in self.handles:
             h.remove()
+        from accelerate.utils import gather_object
+
+        peak = peak_memory_bytes(self.device)
+        peaks = gather_object([peak]) if self.accelerator.num_processes > 1 else [peak]
         if self.sharded and status != "interrupted":
             self._unshard()
         result = RunResult(
@@ -1052,6 +1070,7 @@ class Unlearner:
             seconds=dict(self.timer.seconds),
             wall_seconds=time.perf_counter() - t_start,
             peak_memory_bytes=peak_memory_bytes(self.device),
+            peak_memory_per_rank=peaks,
             selected=self.selected,
             epsilon=self.epsilon(),
             trainable_tensors=len(self.trainable),
