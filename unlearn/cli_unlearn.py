@@ -26,7 +26,11 @@ def run(
     from unlearn.trainer import Unlearner
 
     cfg = load_run_config(config, parse_overrides(set_))
-    result = Unlearner(cfg).run()
+    unlearner = Unlearner(cfg)
+    result = unlearner.run()
+    # leave the process group cleanly: without it one rank of a two-process run sometimes aborted at exit
+    # ("terminate called without an active exception") after its work was done
+    unlearner.accelerator.end_training()
     if not result.is_main:  # other ranks of `accelerate launch` / torchrun stay quiet
         return
     if result.manifest is None:
