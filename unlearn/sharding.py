@@ -28,8 +28,8 @@ def local(t: Tensor) -> Tensor:
     >>> local(torch.ones(2)).tolist()
     [1.0, 1.0]
     """
-    to_local = getattr(t, "to_local", None)
-    return to_local() if callable(to_local) else t
+    sharded: Any = t
+    return sharded.to_local() if is_sharded(t) else t
 
 
 def is_sharded(t: Tensor) -> bool:

@@ -9,7 +9,6 @@ finished stage is never recomputed.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ontology.common.atomic import atomic_write_json
+from ontology.common.atomic import atomic_write_json, replace_directory
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import config_hash
 
@@ -87,9 +86,7 @@ class StageRunner:
         atomic_write_json(
             partial / STAGE_FILE, {"name": name, "config": config, "info": info, "seconds": seconds}
         )
-        if final.exists():
-            shutil.rmtree(final)
-        partial.rename(final)
+        replace_directory(partial, final)
         result = StageResult(name, final, info, False, seconds)
         self._say(f"{shown:<22} done     ({seconds:7.1f} s)  {final}")
         self.results.append(result)

@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ontology.common.atomic import atomic_path, atomic_write_json
+from ontology.common.atomic import atomic_path, atomic_write_json, replace_directory
 from ontology.common.errors import ConfigError, InputError, MedunlearnError
 from ontology.common.progress import bar
 from unlearn import losses
@@ -231,7 +231,7 @@ class Unlearner:
         self.basis: Any = None
         self.gru_ema: Tensor | None = None
         self.history: list[dict[str, float]] = []
-        self.sharded = self.will_shard = False
+        self.sharded = False
         self.reduce: Callable[[Tensor], Tensor] | None = None  # sums inner products across ranks when sharded
 
     # ------------------------------------------------------------------ setup
@@ -243,9 +243,10 @@ class Unlearner:
         cfg = self.cfg
         self.accelerator = Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available())
         self.device = self.accelerator.device
-        self.will_shard = self._wants_fsdp()
+        self.sharded = self._wants_fsdp()
+        self.reduce = distributed_sum if self.sharded else None
         dtype = torch.bfloat16 if cfg.model.dtype == "bfloat16" else torch.float32
-        if self.will_shard and not self.accelerator.is_main_process:
+        if self.sharded and not self.accelerator.is_main_process:
             # only rank 0 reads the weights (on CPU); the others build an empty skeleton and receive their
             # shards from it once the model is sharded (_shard), so no rank but 0 ever holds the full model
             from unlearn.sharding import empty_model
@@ -254,7 +255,7 @@ class Unlearner:
             self.tokenizer = load_tokenizer(cfg.model.name)
         else:
             self.model, self.tokenizer = load_model(cfg.model.name, dtype=dtype)
-        if not self.will_shard:  # sharding moves each unit to the device itself
+        if not self.sharded:  # sharding moves each unit to the device itself
             self.model.to(self.device)
         self.tok_hash = tokenizer_hash(self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -812,9 +813,7 @@ class Unlearner:
                 "sharded_ranks": self.accelerator.num_processes,
             }
             atomic_write_json(tmp / "meta.json", meta)
-            if target.exists():
-                shutil.rmtree(target)
-            tmp.rename(target)
+            replace_directory(tmp, target)
             self._prune_checkpoints()
 
         with self.timer("checkpoint"):
@@ -841,21 +840,16 @@ class Unlearner:
         if ("sharded_ranks" in meta) != self.sharded:
             raise MedunlearnError(f"{path}: checkpoint {'without' if self.sharded else 'with'} FSDP sharding")
         state = torch.load(path / "trainer_state.pt", weights_only=False, map_location="cpu")
-        if self.sharded:
-            written = meta["sharded_ranks"]
-            params = load_file(str(path / f"rank{r}.safetensors")) if r < written else {}
-            mine = (
-                torch.load(path / f"rank{r}.pt", weights_only=False, map_location="cpu")
-                if r < written
-                else {}
-            )
-        else:
-            written, params = len(state["ranks"]), load_file(str(path / "params.safetensors"))
-            mine = state["ranks"][r] if r < written else {}
+        written = meta["sharded_ranks"] if self.sharded else len(state["ranks"])
         if written != world:
             raise MedunlearnError(
                 f"{path}: checkpoint written by {written} process(es), resumed with {world}"
             )
+        if self.sharded:
+            params = load_file(str(path / f"rank{r}.safetensors"))
+            mine = torch.load(path / f"rank{r}.pt", weights_only=False, map_location="cpu")
+        else:
+            params, mine = load_file(str(path / "params.safetensors")), state["ranks"][r]
         if self.flat:
             self.theta = params["theta"].to(self.device)
             self._write_flat(self.theta)
@@ -911,7 +905,6 @@ class Unlearner:
 
         for model in [self.model, *([self.frozen] if hasattr(self, "frozen") else [])]:
             shard_model(model, self.device)
-        self.sharded, self.reduce = True, distributed_sum
         params = dict(self.model.named_parameters())
         return {name: params[name] for name in candidates}
 
@@ -957,7 +950,7 @@ class Unlearner:
             candidates = {n: p for n, p in self.model.named_parameters() if "lora_" in n}
         else:
             candidates = self._candidates()
-        if self.will_shard:
+        if self.sharded:
             candidates = self._shard(candidates)
         # after LoRA setup (adapters start at zero, so the outputs are the input model's) and sharding
         self.ref_logp = self._reference_logprobs() if m.needs_reference else None

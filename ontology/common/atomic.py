@@ -61,14 +61,7 @@ def atomic_path(target: str | Path, *, is_dir: bool = False) -> Iterator[Path]:
         yield tmp
         _set_default_mode(tmp)
         if is_dir:
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
+            replace_directory(tmp, target)
         else:
             os.replace(tmp, target)
     except OSError as exc:
@@ -77,6 +70,28 @@ def atomic_path(target: str | Path, *, is_dir: bool = False) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+def replace_directory(complete: Path, target: Path) -> None:
+    """Rename the finished directory ``complete`` to ``target``; an old ``target`` is removed only afterwards.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "new").mkdir(); (d / "t").mkdir(); _ = (d / "new" / "x").write_text("1")
+    >>> replace_directory(d / "new", d / "t")
+    >>> sorted(p.name for p in d.iterdir()), (d / "t" / "x").read_text()
+    (['t'], '1')
+    """
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        complete.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        complete.rename(target)
 
 
 def _set_default_mode(path: Path) -> None:

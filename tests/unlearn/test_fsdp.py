@@ -14,7 +14,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from ontology.common.errors import ConfigError
+from ontology.common.errors import ConfigError, MedunlearnError
 from tests.unlearn.engine_helpers import (
     FORGET_TEXTS,
     RETAIN_TEXTS,
@@ -175,3 +175,12 @@ def test_shard_model_needs_processes_and_decoder_layers() -> None:
         shard_model(model, torch.device("cpu"))
     with pytest.raises(ConfigError, match="no decoder-layer class"):
         _decoder_layers(torch.nn.Sequential(torch.nn.Linear(2, 2)))
+
+
+def test_a_sharded_checkpoint_is_not_resumed_by_one_process(runs: Path) -> None:
+    from unlearn.config import load_run_config
+
+    out = _torchrun(runs, "two-ranks", "train.fsdp=true", "train.stop_after=2")
+    cfg = load_run_config(runs / "run.yaml", {"train.fsdp": True, "output.dir": str(out)})
+    with pytest.raises(MedunlearnError, match="checkpoint with FSDP sharding"):
+        Unlearner(cfg).run()
