@@ -98,8 +98,9 @@ def masks_build_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Project the concept spans of SPANS onto TOKENIZER's tokens with roles for SCOPE."""
+    from hierarchy.alignment import load_fast_tokenizer
     from hierarchy.corpus import read_spans
-    from hierarchy.masks import load_fast_tokenizer, write_masks
+    from hierarchy.masks import write_masks
     from hierarchy.roles import assign_roles
     from hierarchy.scope import Scope
     from hierarchy.tagger import resolve_hierarchy

@@ -50,8 +50,8 @@ def mask_documents(
     ``target_from`` offset before which tagged target concepts are dropped (they stay neutral). Returns the
     role counts per part.
     """
-    from hierarchy.masks import write_masks
-    from hierarchy.roles import TARGET, assign_roles
+    from hierarchy.masks import NEUTRAL, TARGET, write_masks
+    from hierarchy.roles import assign_roles
     from hierarchy.scope import Scope
     from hierarchy.store import read_hierarchy
     from hierarchy.tagger import build_nlp, tag_texts
@@ -67,7 +67,9 @@ def mask_documents(
         for d, tagged in zip(docs, tag_texts(nlp, [d["text"] for d in docs]), strict=True):
             start = d.get("target_from", 0)
             kept = [
-                sp for sp in tagged if sp["start"] >= start or table.get(sp["concept_id"], (0,))[0] != TARGET
+                sp
+                for sp in tagged
+                if sp["start"] >= start or table.get(sp["concept_id"], (NEUTRAL,))[0] != TARGET
             ]
             rows.append({"doc_id": d["doc_id"], "text": d["text"], "spans": kept + d.get("extra_spans", [])})
         write_jsonl(out / f"{part}.spans.jsonl", rows)

@@ -289,8 +289,8 @@ def load_model(name_or_path: str | Path, dtype: torch.dtype = torch.float32) -> 
 
 
 def tokenizer_hash(tokenizer: Any) -> str:
-    """The hash that MASKS files record (see :func:`hierarchy.masks.tokenizer_hash`)."""
-    from hierarchy.masks import tokenizer_hash as masks_tokenizer_hash
+    """The hash that MASKS files record (see :func:`hierarchy.alignment.tokenizer_hash`)."""
+    from hierarchy.alignment import tokenizer_hash as masks_tokenizer_hash
 
     return masks_tokenizer_hash(tokenizer)
 

@@ -40,12 +40,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from hierarchy.masks import NEUTRAL, PRESERVE, TARGET, masks_metadata
 from ontology.common.atomic import atomic_path, atomic_write_json, replace_directory
 from ontology.common.errors import ConfigError, InputError, MedunlearnError
 from ontology.common.progress import bar
 from unlearn import losses
 from unlearn.config import RunConfig
-from unlearn.data import BatchStream, TokenDataset, collate, load_records, masks_metadata
+from unlearn.data import BatchStream, TokenDataset, collate, load_records
 from unlearn.projection import distributed_sum
 from unlearn.selection import fisher_diagonal, saliency, save_mask, select_parameters, top_fraction_mask
 from unlearn.sharding import full_tensor, local, local_part
@@ -175,9 +176,9 @@ def _weights(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Token weights aligned with :func:`losses.token_logprobs`: (valid, target-weighted, preserve, neutral)."""
     valid = (batch["labels"][:, 1:] != -100).float()
     role = batch["role"][:, 1:]
-    target = batch["weight"][:, 1:] * (role == 2).float() * valid
-    preserve = (role == 1).float() * valid
-    neutral = (role == 0).float() * valid
+    target = batch["weight"][:, 1:] * (role == TARGET).float() * valid
+    preserve = (role == PRESERVE).float() * valid
+    neutral = (role == NEUTRAL).float() * valid
     return valid, target, preserve, neutral
 
 

@@ -13,7 +13,8 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from hierarchy.levels import Hierarchy, build_hierarchy
-from hierarchy.roles import PRESERVE, TARGET, assign_roles
+from hierarchy.masks import PRESERVE, TARGET
+from hierarchy.roles import assign_roles
 from hierarchy.scope import Scope
 from ontology.readers.mesh_tree import read_mesh_tree
 from ontology.readers.tabular import read_tabular

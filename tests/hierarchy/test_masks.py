@@ -9,18 +9,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from hierarchy.alignment import build_masks, check_fast, load_fast_tokenizer, project, render, tokenizer_hash
 from hierarchy.lexicon import Lexicon
-from hierarchy.masks import (
-    MASKS_SCHEMA,
-    build_masks,
-    check_fast,
-    load_fast_tokenizer,
-    project,
-    read_masks,
-    render,
-    tokenizer_hash,
-    write_masks,
-)
+from hierarchy.masks import MASKS_SCHEMA, read_masks, write_masks
 from hierarchy.preview import segments, to_html
 from hierarchy.tagger import make_pipeline, tag_text
 from ontology.common.errors import MedunlearnError

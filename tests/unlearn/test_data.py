@@ -12,7 +12,15 @@ import torch
 
 from ontology.common.errors import InputError
 from tests.unlearn.engine_helpers import FORGET_TEXTS, write_jsonl, write_masks
-from unlearn.data import BatchStream, TokenDataset, collate, load_records, mcq_options, read_masks, render_mcq
+from unlearn.data import (
+    BatchStream,
+    TokenDataset,
+    collate,
+    load_records,
+    masks_records,
+    mcq_options,
+    render_mcq,
+)
 from unlearn.models import load_tokenizer, tokenizer_hash
 
 
@@ -98,7 +106,7 @@ def test_read_masks_checks_tokenizer_hash_and_truncates(tok, tmp_path: Path) -> 
     )
     assert recs[0].input_ids == full[0]["input_ids"][:8]
     with pytest.raises(InputError, match="m.parquet: masks were tokenized"):
-        read_masks(path, "f" * 64)
+        masks_records(path, "f" * 64)
 
 
 def test_read_masks_rejects_ragged_rows_and_missing_metadata(tmp_path: Path) -> None:
@@ -115,12 +123,12 @@ def test_read_masks_rejects_ragged_rows_and_missing_metadata(tmp_path: Path) -> 
     )
     pq.write_table(table, tmp_path / "bad.parquet")
     with pytest.raises(InputError, match=r"bad.parquet: row 0 \(doc_id a\): .* lengths differ \(2/1/2/2\)"):
-        read_masks(tmp_path / "bad.parquet")
+        masks_records(tmp_path / "bad.parquet")
     with pytest.raises(InputError, match="no tokenizer_hash"):
-        read_masks(tmp_path / "bad.parquet", "abc")
+        masks_records(tmp_path / "bad.parquet", "abc")
     pq.write_table(table.drop(["role"]), tmp_path / "cols.parquet")
     with pytest.raises(InputError, match="missing column.*role"):
-        read_masks(tmp_path / "cols.parquet")
+        masks_records(tmp_path / "cols.parquet")
 
 
 def test_mcq_rendered_with_chat_template(tok) -> None:

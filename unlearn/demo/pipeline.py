@@ -246,7 +246,7 @@ def _evaluate_stage(model_dir: str, data: dict[str, list[dict[str, Any]]]):
 def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     """Run (or reuse) every stage; return the results dict that the report and the table show."""
     from hierarchy.levels import build_hierarchy
-    from hierarchy.masks import MASKS_VERSION
+    from hierarchy.masks import MASKS_VERSION, TARGET
     from hierarchy.store import write_hierarchy
     from ontology.loader import load
     from ontology.store import read_graph, write_graph
@@ -291,7 +291,7 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
             tok,
             cfg.model,
             work,
-            extra_roles={IDENTIFIER: (2, 4, 1.0)},
+            extra_roles={IDENTIFIER: (TARGET, 4, 1.0)},
         )
         if info["forget"]["tokens_by_role"]["target"] == 0:
             raise MedunlearnError(f"scope {cfg.scope!r} marks no target token in the forget records")

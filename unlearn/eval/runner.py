@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ontology.common.atomic import atomic_path, atomic_write_json
+from ontology.common.atomic import atomic_write_json
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import sha256_file
 from unlearn.eval.datasets import SPLITS, ItemSet, split_items
@@ -47,7 +47,6 @@ from unlearn.stages import StageResult, StageRunner
 
 #: The stage groups ``until=`` can stop after, in order.
 STAGE_GROUPS = ("masks", "memorize", "oracle", "unlearn", "evaluate", "relearn")
-L4_TARGET_WEIGHT = 1.0  # hierarchy.roles.RoleWeights().target[4]
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -137,63 +136,50 @@ def answer_text(item: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ answer fallback
-def mark_answers(
-    src: Path, dst: Path, answers: dict[str, str], role: int, level: int, weight: float, skip_role: int | None
-) -> list[str]:
-    """Copy a MASKS file, giving the answer tokens of each row ``role``/``level``/``weight``.
+def answer_span(answers: dict[str, str]) -> Callable[[str, str], tuple[int, int]]:
+    """``(doc_id, text) -> (start, end)``: the option text of the row's answer (``answers[doc_id]``,
+    ``"X. option"``) at its last occurrence in the text, without its letter: the letter tokens (``"B."``) are
+    shared by every MCQ answer, and unlearning them on SmolLM2 took retain accuracy from 0.84 to 0.36 in 10
+    steps."""
 
-    ``answers`` maps ``doc_id`` to the answer text (``"X. option"``), found at its last occurrence in the
-    row's text; the span is the option text without its letter: the letter tokens (``"B."``) are shared by
-    every MCQ answer, and unlearning them on SmolLM2 took retain accuracy from 0.84 to 0.36 in 10 steps.
-    Rows holding a token of ``skip_role`` are left as they are; tokens that already have a role other than
-    neutral keep it when ``role`` is preserve (1). Returns the doc ids whose answer was marked.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(src)
-    cols = table.to_pydict()
-    used = []
-    for i, doc_id in enumerate(cols["doc_id"]):
-        if skip_role is not None and any(r == skip_role for r in cols["role"][i]):
-            continue
-        text, ans = cols["text"][i], answers[doc_id]
+    def span(doc_id: str, text: str) -> tuple[int, int]:
+        ans = answers[doc_id]
         start = text.rfind(ans)
         if start < 0:
             raise MedunlearnError(f"masks row {doc_id}: answer text not found in the rendered item")
         end = start + len(ans)
         start += ans.index(". ") + 2 if ". " in ans else 0
-        hit = False
-        for t, (a, b) in enumerate(cols["offsets"][i]):
-            if b > start and a < end and not (role == 1 and cols["role"][i][t] != 0):
-                cols["role"][i][t], cols["level"][i][t], cols["weight"][i][t] = role, level, weight
-                hit = True
-        if hit:
-            used.append(doc_id)
-    with atomic_path(dst) as tmp:
-        pq.write_table(pa.Table.from_pydict(cols, schema=table.schema), tmp)
-    return used
+        return start, end
+
+    return span
 
 
 def apply_answer_fallback(src: Path, dst: Path, answers: dict[str, str]) -> list[str]:
-    """Mark the answer tokens of forget rows without a target token as L4 targets (see :func:`mark_answers`)."""
-    return mark_answers(src, dst, answers, role=2, level=4, weight=L4_TARGET_WEIGHT, skip_role=2)
+    """Mark the answer tokens of forget rows without a target token as L4 targets (:func:`answer_span`)."""
+    from hierarchy.masks import TARGET, relabel_span
+    from hierarchy.roles import RoleWeights
+
+    weight = RoleWeights().target[4]
+    return relabel_span(src, dst, answer_span(answers), TARGET, 4, weight, skip_role=TARGET)
 
 
 def anchor_answers(src: Path, dst: Path, answers: dict[str, str]) -> list[str]:
-    """Mark the answer tokens of retain rows as preservation-critical (role 1, see :func:`mark_answers`)."""
-    return mark_answers(src, dst, answers, role=1, level=0, weight=1.0, skip_role=None)
+    """Mark the answer tokens of retain rows as preservation-critical (:func:`answer_span`); tokens that
+    already have a role keep it."""
+    from hierarchy.masks import PRESERVE, relabel_span
+
+    return relabel_span(src, dst, answer_span(answers), PRESERVE, 0, 1.0)
 
 
 # ------------------------------------------------------------------------------------------ evaluation
 def level_records(masks: Sequence[Path], max_length: int) -> list[dict[str, Any]]:
     """Masks rows as ``level_loglik`` records (``input_ids``, ``level``, ``role``), truncated."""
-    from unlearn.data import read_masks
+    from unlearn.data import masks_records
 
     return [
         {"input_ids": r.input_ids[:max_length], "level": r.level[:max_length], "role": r.role[:max_length]}
         for path in masks
-        for r in read_masks(path)
+        for r in masks_records(path)
     ]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hierarchy.masks import TARGET
 from ontology.common.errors import MedunlearnError
 from ontology.common.progress import progress
 from unlearn.eval.metrics import mcq_credit
@@ -300,8 +301,8 @@ def level_loglik(
     """Mean log-likelihood of concept tokens per level (L1..L4), inside and outside the forget scope.
 
     Each record has ``input_ids`` and ``level`` (0 none, 1–4) per token, and either ``inside`` (a boolean
-    per token: the token belongs to a concept inside the scope) or ``role`` (then ``role == 2``, target,
-    stands for "inside"; L1/L2 tokens are never targets, so they all count as outside). Returns
+    per token: the token belongs to a concept inside the scope) or ``role`` (then ``role == TARGET`` stands
+    for "inside"; L1/L2 tokens are never targets, so they all count as outside). Returns
     ``{"L1": {"inside": mean, "outside": mean, "n_inside": count, "n_outside": count}, …}`` with ``nan``
     means for empty cells.
     """
@@ -315,7 +316,7 @@ def level_loglik(
         inside = (
             np.asarray(rec["inside"], dtype=bool)
             if "inside" in rec
-            else np.asarray(rec["role"], dtype=int) == 2
+            else np.asarray(rec["role"], dtype=int) == TARGET
         )
         valid = np.isfinite(ts.logp) & (level > 0)
         for where, flag in ((0, True), (1, False)):
