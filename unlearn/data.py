@@ -6,8 +6,7 @@ A *record* is one tokenized sequence with per-token ``role`` (:data:`hierarchy.m
 - MASKS Parquet files written by ``medunlearn hierarchy masks``, read through :mod:`hierarchy.masks`; the
   file's ``tokenizer_hash`` must equal the model tokenizer's, or the token ids would mean other words;
 - JSONL/TXT texts, tokenized here (every token neutral, weight 1);
-- MCQ items rendered through the model's chat template: user = question and lettered options,
-  assistant = ``"Answer: X. option text"``.
+- MCQ items rendered through the model's chat template (:func:`unlearn.prompts.render_mcq`).
 
 Forget and retain batches are drawn by two :class:`BatchStream` objects with their own seeded
 generators, so adding retain data never changes which forget items a step sees.
@@ -26,8 +25,7 @@ import torch
 from hierarchy.masks import NEUTRAL, TARGET, mask_rows
 from ontology.common.errors import InputError
 from ontology.common.jsonl import iter_jsonl
-
-LETTERS = "ABCDEFGHIJ"
+from unlearn.prompts import render_mcq
 
 
 @dataclass
@@ -60,40 +58,6 @@ def masks_records(path: str | Path, expected_tokenizer_hash: str | None = None) 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [{**row, "_line": lineno} for lineno, row in iter_jsonl(path)]
-
-
-def mcq_options(row: dict[str, Any]) -> tuple[list[str], int]:
-    """Options and the 0-based answer index of an MCQ row (MedMCQA ``opa..opd, cop`` or ``options, answer``).
-
-    Examples
-    --------
-    >>> mcq_options({"question": "q", "opa": "x", "opb": "y", "opc": "z", "opd": "w", "cop": 2})
-    (['x', 'y', 'z', 'w'], 2)
-    >>> mcq_options({"question": "q", "options": ["a", "b"], "answer": "B"})
-    (['a', 'b'], 1)
-    """
-    if "opa" in row:
-        options = [str(row.get(k) or "") for k in ("opa", "opb", "opc", "opd")]
-        answer = row.get("cop")
-    else:
-        options = [str(o) for o in row.get("options") or []]
-        answer = row.get("answer")
-    if isinstance(answer, str) and len(answer) == 1 and answer.upper() in LETTERS:
-        answer = LETTERS.index(answer.upper())
-    if not options or not isinstance(answer, int) or not 0 <= answer < len(options):
-        raise ValueError("needs options (opa..opd or options) and a valid answer index (cop or answer)")
-    return options, answer
-
-
-def render_mcq(row: dict[str, Any], tokenizer: Any) -> str:
-    """Render an MCQ item with the chat template: question + lettered options, answer ``"Answer: X. text"``."""
-    from unlearn.models import chat_prompt
-
-    options, answer = mcq_options(row)
-    user = (
-        str(row["question"]).strip() + "\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
-    )
-    return chat_prompt(tokenizer, user, f"Answer: {LETTERS[answer]}. {options[answer]}")
 
 
 def _sniff(path: Path) -> str:

@@ -24,6 +24,7 @@ from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import sha256_file
 from ontology.common.paths import model_cache_dir
+from unlearn.prompts import chat_prompt
 from unlearn.tensor_io import save_pretrained
 
 log = logging.getLogger(__name__)
@@ -293,19 +294,6 @@ def tokenizer_hash(tokenizer: Any) -> str:
     from hierarchy.alignment import tokenizer_hash as masks_tokenizer_hash
 
     return masks_tokenizer_hash(tokenizer)
-
-
-def chat_prompt(tokenizer: Any, user: str, assistant: str | None = None) -> str:
-    """Render one user turn (and optionally the assistant's answer) through the chat template."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise MedunlearnError(
-            "the tokenizer has no chat template; this model cannot be prompted as a chat model"
-        )
-    messages = [{"role": "user", "content": user}]
-    if assistant is None:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    messages.append({"role": "assistant", "content": assistant})
-    return tokenizer.apply_chat_template(messages, tokenize=False)
 
 
 @torch.no_grad()

@@ -18,10 +18,9 @@ from unlearn.data import (
     collate,
     load_records,
     masks_records,
-    mcq_options,
-    render_mcq,
 )
 from unlearn.models import load_tokenizer, tokenizer_hash
+from unlearn.prompts import mcq_options, render_mcq
 
 
 @pytest.fixture()

@@ -12,6 +12,7 @@ import torch
 
 from ontology.common.errors import MedunlearnError
 from unlearn import models
+from unlearn.prompts import chat_prompt
 
 
 @pytest.fixture()
@@ -26,7 +27,7 @@ def test_tiny_llama_prepare_and_load(home: Path) -> None:
     assert models.verify_cache(path)
     model, tok = models.load_model("tiny-llama")
     assert model.config.num_hidden_layers == 2
-    prompt = models.chat_prompt(tok, "What is surgery?")
+    prompt = chat_prompt(tok, "What is surgery?")
     assert prompt.startswith("<|im_start|>user\nWhat is surgery?<|im_end|>\n<|im_start|>assistant\n")
     enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
@@ -66,7 +67,7 @@ def test_chat_prompt_needs_template(home: Path) -> None:
     tok = models.load_tokenizer("tiny-llama")
     tok.chat_template = None
     with pytest.raises(MedunlearnError, match="no chat template"):
-        models.chat_prompt(tok, "hi")
+        chat_prompt(tok, "hi")
 
 
 @pytest.mark.slow

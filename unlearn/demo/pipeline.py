@@ -160,7 +160,7 @@ def training_docs(
     assistant's answer, before which in-scope concepts are not targets (the question lists four in-scope
     procedures as options; forgetting all four alike would not forget which one was the patient's).
     """
-    from unlearn.data import render_mcq
+    from unlearn.prompts import ANSWER_PREFIX, render_mcq
 
     records = {r["record_id"]: r for part in ("forget", "retain") for r in data[part]}
     out: dict[str, list[dict[str, Any]]] = {}
@@ -175,7 +175,7 @@ def training_docs(
                     "doc_id": p["probe_id"],
                     "record_id": p["record_id"],
                     "text": text,
-                    "target_from": text.rfind("Answer:"),
+                    "target_from": text.rfind(ANSWER_PREFIX),
                 }
             )
         if part == "forget" and forget_identifiers:

@@ -3,7 +3,7 @@ evaluate → relearn → report.
 
 Every stage runs through :class:`unlearn.stages.StageRunner` under ``OUT/stages`` (keyed by the hash of its
 config: a finished stage is reused, an interrupted one resumes). The training texts are the chat-rendered MCQ
-items with their answers (:func:`unlearn.data.render_mcq`), the same strings scoring and membership inference
+items with their answers (:func:`unlearn.prompts.render_mcq`), the same strings scoring and membership inference
 read.
 
 **Answer fallback.** A scope such as MeSH ``E04`` (operations) marks few tokens of MedMCQA Surgery questions
@@ -43,6 +43,7 @@ from unlearn.eval.datasets import SPLITS, ItemSet, split_items
 from unlearn.eval.metrics import SPLIT_NAMES, auc, bootstrap_ci, method_row, relearn_recovery, seed_summary
 from unlearn.eval.suite import MESH_LABELS, MESH_TREE, SizeRecipe, SuiteConfig
 from unlearn.finetune import FinetuneConfig
+from unlearn.prompts import answer_text
 from unlearn.stages import StageResult, StageRunner
 
 #: The stage groups ``until=`` can stop after, in order.
@@ -123,16 +124,9 @@ def resolve_inputs(
 
 def training_docs(items: Sequence[dict[str, Any]], tokenizer: Any) -> list[dict[str, str]]:
     """Items as ``{"doc_id", "text"}`` documents: the MCQ rendered with its answer through the chat template."""
-    from unlearn.data import render_mcq
+    from unlearn.prompts import render_mcq
 
     return [{"doc_id": str(it["id"]), "text": render_mcq(it, tokenizer)} for it in items]
-
-
-def answer_text(item: dict[str, Any]) -> str:
-    """The assistant's answer as rendered: ``"X. option"`` (after ``"Answer: "``)."""
-    from unlearn.data import LETTERS
-
-    return f"{LETTERS[item['answer']]}. {item['options'][item['answer']]}"
 
 
 # ------------------------------------------------------------------------------------------ answer fallback
@@ -394,7 +388,9 @@ def run_seed(
         for part, (enabled, mark) in marks.items():
             src, dst = work / f"{part}.parquet", work / f"{part}.train.parquet"
             if enabled:
-                marked[part] = mark(src, dst, {str(it["id"]): answer_text(it) for it in sp[part]})
+                marked[part] = mark(
+                    src, dst, {str(it["id"]): answer_text(it["options"], it["answer"]) for it in sp[part]}
+                )
             else:
                 marked[part] = []
                 dst.write_bytes(src.read_bytes())
