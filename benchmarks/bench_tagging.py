@@ -261,13 +261,13 @@ def masks_section() -> dict[str, Any]:
     from hierarchy.roles import assign_roles
     from hierarchy.scope import Scope
     from hierarchy.tagger import build_nlp, tag_texts
-    from ontology.common.paths import model_cache_dir
     from ontology.readers.mesh_tree import read_mesh_tree
+    from unlearn.models import model_cache_dir, prepare
 
     hier = build_hierarchy(read_mesh_tree(TREE, labels=NAMES))
     nlp = build_nlp(hier)
     tok_name = "smollm2" if (model_cache_dir("smollm2") / "tokenizer.json").is_file() else "tiny-llama"
-    tok = load_fast_tokenizer(tok_name)
+    tok = load_fast_tokenizer(prepare(tok_name))
     corpora = {
         "MedMCQA Surgery": (
             SHARED / "medmcqa/medmcqa_dev_surgery.jsonl",

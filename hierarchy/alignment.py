@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from ontology.common.errors import InputError, MedunlearnError
-from ontology.common.paths import resolve_model_dir
 
 #: role, level, weight of one concept
 RoleRow = tuple[int, int, float]
@@ -44,17 +43,26 @@ _SPACE_CODES = np.array(
 )
 
 
-def load_fast_tokenizer(name_or_path: str | Path) -> Any:
-    """A fast (offset-mapping) tokenizer from a local directory or a prepared model name.
+def load_fast_tokenizer(tokenizer: Any) -> Any:
+    """A fast (offset-mapping) tokenizer: ``tokenizer`` itself, or the one in a local directory.
+
+    Registry names (``smollm2``) are resolved to directories by the model registry
+    (:func:`unlearn.models.resolve_model_dir`), never here.
 
     Raises
     ------
     MedunlearnError
-        When the directory has no fast tokenizer (``tokenizer.json``): offsets need one.
+        A missing directory, one without a fast tokenizer (``tokenizer.json``: offsets need one), or a slow
+        tokenizer object.
     """
     from transformers import AutoTokenizer
 
-    directory = resolve_model_dir(name_or_path)
+    if not isinstance(tokenizer, str | Path):
+        check_fast(tokenizer)
+        return tokenizer
+    directory = Path(tokenizer).expanduser()
+    if not directory.is_dir():
+        raise InputError("no such tokenizer directory", path=directory)
     try:
         tok = AutoTokenizer.from_pretrained(str(directory), use_fast=True, local_files_only=True)
     except (OSError, ValueError) as exc:

@@ -7,6 +7,7 @@ is the same as ``masks build SPANS --tokenizer …``; ``masks preview MASKS`` sh
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,16 @@ from typer.core import TyperGroup
 
 from ontology.common.atomic import atomic_write_text
 from ontology.common.hashing import sha256_file
+
+#: ``--tokenizer`` to a directory. hierarchy knows directories only; the ``medunlearn`` console script sets
+#: the model registry's resolver (:func:`use_tokenizer_resolver`), so registry names work there too.
+_tokenizer_dir: Callable[[str], Path] = Path
+
+
+def use_tokenizer_resolver(resolve: Callable[[str], Path]) -> None:
+    """Let ``--tokenizer`` name what ``resolve`` maps to a tokenizer directory (e.g. a prepared model)."""
+    global _tokenizer_dir
+    _tokenizer_dir = resolve
 
 
 def _source_hash(path: Path) -> str:
@@ -108,7 +119,7 @@ def masks_build_cmd(
     hier = resolve_hierarchy(hierarchy)
     resolved = Scope.parse(scope, hier)
     table = {cid: tuple(r) for cid, r in assign_roles(hier, resolved).items()}
-    tok = load_fast_tokenizer(tokenizer)
+    tok = load_fast_tokenizer(_tokenizer_dir(tokenizer))
     summary = write_masks(
         read_spans(spans),
         tok,

@@ -23,7 +23,7 @@ import torch
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import sha256_file
-from ontology.common.paths import model_cache_dir
+from ontology.common.paths import home
 from unlearn.prompts import chat_prompt
 from unlearn.tensor_io import save_pretrained
 
@@ -39,6 +39,31 @@ CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+
+def model_cache_dir(name: str) -> Path:
+    """The directory a registered model named ``name`` is prepared into: ``$MEDUNLEARN_HOME/models/NAME``."""
+    return home() / "models" / name
+
+
+def resolve_model_dir(name_or_path: str | Path) -> Path:
+    """A local model/tokenizer directory for a path or an already prepared registry name (never builds one).
+
+    Raises
+    ------
+    MedunlearnError
+        When the path does not exist and no prepared model has that name.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    cached = model_cache_dir(str(name_or_path))
+    if (cached / "config.json").is_file() or (cached / "tokenizer.json").is_file():
+        return cached
+    raise MedunlearnError(
+        f"{name_or_path}: no such model directory and no prepared model of that name; "
+        f"run `medunlearn model prepare {name_or_path}` or pass a local Hugging Face directory"
+    )
 
 
 @dataclass(frozen=True)

@@ -218,9 +218,15 @@ def test_slow_tokenizer_is_a_clear_error(tmp_path: Path, spans_rows) -> None:
         list(build_masks(spans_rows, slow, ROLE_TABLE))
 
 
-def test_missing_tokenizer_names_the_model() -> None:
-    with pytest.raises(MedunlearnError, match="no-such-model"):
-        load_fast_tokenizer("no-such-model")
+def test_missing_tokenizer_names_the_directory(tmp_path: Path) -> None:
+    with pytest.raises(MedunlearnError, match="no-such-model: no such tokenizer directory"):
+        load_fast_tokenizer(tmp_path / "no-such-model")
+    with pytest.raises(MedunlearnError, match="cannot load a tokenizer"):
+        load_fast_tokenizer(tmp_path)
+
+
+def test_a_tokenizer_object_is_taken_as_it_is(tiny_tok) -> None:
+    assert load_fast_tokenizer(tiny_tok) is tiny_tok
 
 
 def test_preview_segments_and_html(tiny_tok, spans_rows, tmp_path: Path) -> None:
