@@ -24,7 +24,6 @@ across ranks instead of gathering gradients.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import logging
 import math
@@ -47,11 +46,15 @@ from ontology.common.progress import bar
 from unlearn import losses
 from unlearn.config import RunConfig
 from unlearn.data import BatchStream, TokenDataset, collate, load_records
+from unlearn.methods import FORGET_TERMS
 from unlearn.projection import distributed_sum
 from unlearn.selection import fisher_diagonal, saliency, save_mask, select_parameters, top_fraction_mask
 from unlearn.sharding import full_tensor, local, local_part
 
 log = logging.getLogger(__name__)
+
+#: keep terms on the preserve tokens of forget sequences: (token log-probs, preserve weights) -> loss
+KEEP_TERMS = {"none": None, "nll": losses.token_keep_loss}
 
 CHECKPOINTS = "checkpoints"
 MASK_FILE = "mask.safetensors"
@@ -225,6 +228,7 @@ class Unlearner:
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
         self.method = cfg.method
+        self.forget_term = FORGET_TERMS[cfg.method.forget_loss]()
         self.out = Path(cfg.output.dir)
         self.ref_logp: Tensor | None = None
         self.theta: Tensor = torch.empty(0)  # selected values (flat path)
@@ -288,7 +292,7 @@ class Unlearner:
             self.method.retain_loss != "none"
             or self.method.selection == "fisher"
             or self.method.projection != "none"
-            or self.method.forget_loss == "rmu"
+            or self.forget_term.pairs_retain
         )
         if needs_retain and not retain:
             raise ConfigError(
@@ -299,17 +303,9 @@ class Unlearner:
         self.forget_stream = BatchStream(self.forget, bs, rank_seed + 1, self.pad_id)
         self.retain_stream = BatchStream(self.retain, rbs, rank_seed + 2, self.pad_id) if retain else None
 
-    def _layer_count(self) -> int:
-        return int(getattr(self.model.config, "num_hidden_layers", 0))
-
     def _candidates(self) -> dict[str, nn.Parameter]:
         t = self.cfg.train
-        include = t.include
-        if self.method.forget_loss == "rmu" and include is None:
-            n = self._layer_count()
-            layer = self.method.rmu_layer % n
-            lo = max(0, layer - self.method.rmu_update_layers + 1)
-            include = [rf"layers\.{i}\.mlp\." for i in range(lo, layer + 1)]
+        include = t.include if t.include is not None else self.forget_term.default_include(self)
         return select_parameters(self.model, include=include, exclude=t.exclude, layers=t.layers)
 
     def _setup_lora(self) -> None:
@@ -331,6 +327,15 @@ class Unlearner:
                 attention_mask=batch["attention_mask"].to(self.device),
                 use_cache=False,
             )
+
+    def token_logprobs(self, batch: dict[str, Tensor]) -> Tensor:
+        """``log p(x_t | x_<t)`` of the trained model on a batch."""
+        return losses.token_logprobs(self._forward(batch).logits, batch["labels"].to(self.device))
+
+    def reference_logprobs(self, batch: dict[str, Tensor], like: Tensor) -> Tensor:
+        """The starting model's token log-probabilities of the batch's records, shaped like ``like``."""
+        assert self.ref_logp is not None
+        return self.ref_logp[batch["index"], : like.shape[1]].to(self.device, like.dtype)
 
     @torch.no_grad()
     def _reference_logprobs(self) -> Tensor:
@@ -355,56 +360,22 @@ class Unlearner:
             self.model.reshard()
         return ref
 
-    def _hidden(self, model: Any, batch: dict[str, Tensor]) -> Tensor:
-        out = model(
-            input_ids=batch["input_ids"].to(self.device),
-            attention_mask=batch["attention_mask"].to(self.device),
-            output_hidden_states=True,
-            use_cache=False,
-        )
-        return out.hidden_states[self.rmu_layer + 1]
-
     def _forget_terms(self, fb: dict[str, Tensor], rb: dict[str, Tensor] | None) -> tuple[Tensor, Tensor]:
-        """(forget term, keep term) on a forget batch (RMU also uses the retain batch)."""
+        """(forget term, keep term) on a forget batch (a term may also read the retain batch)."""
         m = self.method
         valid, target, preserve, neutral = (w.to(self.device) for w in _weights(fb))
         fw = forget_weights(target, neutral, m.forget_context_weight) if m.needs_targets else valid
         zero = torch.zeros((), device=self.device)
-        if m.forget_loss == "rmu":
-            assert rb is not None
-            with self.timer("forward"):
-                h_f = self._hidden(self.fmodel, fb)
-                h_r = self._hidden(self.fmodel, rb)
-                with torch.no_grad():
-                    h_r0 = self._hidden(self.frozen, rb)
-            loss = losses.rmu_loss(
-                h_f, self.control, h_r, h_r0, m.rmu_alpha,
-                forget_mask=fb["attention_mask"].to(self.device), retain_mask=rb["attention_mask"].to(self.device),
-            )  # fmt: skip
+        loss, logp = self.forget_term.loss(self, fb, rb, fw)
+        keep = KEEP_TERMS[m.keep_loss]
+        if logp is None or keep is None:
             return m.forget_weight * loss, zero
-        logits = self._forward(fb).logits
-        logp = losses.token_logprobs(logits, fb["labels"].to(self.device))
-        if m.forget_loss == "ga":
-            fl = losses.ga_loss(logp, fw)
-        elif m.forget_loss == "simnpo":
-            fl = losses.simnpo_loss(losses.sequence_logprob(logp, fw), (fw > 0).sum(-1), m.beta, m.gamma)
-        else:
-            assert self.ref_logp is not None
-            ref = self.ref_logp[fb["index"], : logp.shape[1]].to(self.device, logp.dtype)
-            if m.forget_loss == "npo":
-                fl = losses.npo_loss(
-                    losses.sequence_logprob(logp, fw), losses.sequence_logprob(ref, fw), m.beta
-                )
-            else:
-                fl = losses.token_forget_loss(logp, ref, fw, m.beta)
-        keep = losses.token_keep_loss(logp, preserve) if m.keep_loss == "nll" else zero
-        return m.forget_weight * fl, m.keep_weight * keep
+        return m.forget_weight * loss, m.keep_weight * keep(logp, preserve)
 
     def _retain_term(self, rb: dict[str, Tensor] | None) -> Tensor:
         if rb is None or self.method.retain_loss == "none":
             return torch.zeros((), device=self.device)
-        logits = self._forward(rb).logits
-        logp = losses.token_logprobs(logits, rb["labels"].to(self.device))
+        logp = self.token_logprobs(rb)
         valid, _, preserve, _ = _weights(rb)
         w = retain_weights(valid, preserve, self.method.retain_preserve_weight)
         return self.method.retain_weight * losses.nll_loss(logp, w.to(self.device))
@@ -611,14 +582,14 @@ class Unlearner:
     def _setup_dp(self) -> None:
         self.dp_gen: torch.Generator | None = None
         self.accountants: dict[str, Any] = {}
-        dp = self.cfg.train.dp
+        dp, m = self.cfg.train.dp, self.method
         if not dp.enabled:
             return
         from unlearn.dp import RDPAccountant
 
-        if self.method.forget_loss == "rmu":
+        if self.forget_term.pairs_retain:
             raise ConfigError(
-                "train.dp is not available for rmu (its loss couples forget and retain samples)"
+                f"train.dp is not available for {m.forget_loss} (its loss couples forget and retain samples)"
             )
         self.dp_gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed + 17)
         self.accountants = {"forget": RDPAccountant()}
@@ -904,7 +875,7 @@ class Unlearner:
         again, now the sharded parameters of the same names."""
         from unlearn.sharding import shard_model
 
-        for model in [self.model, *([self.frozen] if hasattr(self, "frozen") else [])]:
+        for model in [self.model, *self.forget_term.extra_models()]:
             shard_model(model, self.device)
         params = dict(self.model.named_parameters())
         return {name: params[name] for name in candidates}
@@ -937,15 +908,8 @@ class Unlearner:
         self._resuming = cfg.output.resume and bool(self._checkpoint_dirs())
         if self._resuming:
             log.info("resuming from %s", self._checkpoint_dirs()[-1])
-        self.n_layers = self._layer_count()
-        self.rmu_layer = m.rmu_layer % self.n_layers if self.n_layers else 0
         self.fmodel = self.model
-        if m.forget_loss == "rmu":
-            self.frozen = copy.deepcopy(self.model).eval().requires_grad_(False)
-            gen = torch.Generator().manual_seed(cfg.train.seed + 7)
-            self.control = losses.rmu_control_vector(self.model.config.hidden_size, m.rmu_coeff, gen).to(
-                self.device
-            )
+        self.forget_term.setup(self)
         if cfg.train.lora.enabled:
             self._setup_lora()
             candidates = {n: p for n, p in self.model.named_parameters() if "lora_" in n}

@@ -85,7 +85,7 @@ def test_every_method_runs_and_reports_measured_changes(
     assert (
         set(m["seconds_by_phase"]) >= {"forward", "backward", "optimizer"} and m["peak_memory_bytes"] > 2**20
     )
-    if METHODS[method].get("selection", "fisher") == "fisher":
+    if METHODS[method].selection == "fisher":
         assert m["changed_parameters"] == m["mask_size"]
 
 
@@ -291,8 +291,8 @@ def test_retain_nll_weights_preserve_tokens_by_hand() -> None:
     # (ln 2 + 3 ln 4 + ln 2) / 5
     assert nll_loss(logp, w).item() == pytest.approx((2 * math.log(2) + 3 * math.log(4)) / 5)
     assert (
-        METHODS["dual"]["retain_preserve_weight"] == 10.0
-        and "retain_preserve_weight" not in METHODS["graddiff"]
+        METHODS["dual"].options["retain_preserve_weight"] == 10.0
+        and "retain_preserve_weight" not in METHODS["graddiff"].options
     )
 
 
