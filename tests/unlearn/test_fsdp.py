@@ -26,6 +26,7 @@ from tests.unlearn.engine_helpers import (
 from unlearn.models import load_model
 from unlearn.selection import top_fraction_mask
 from unlearn.trainer import Unlearner
+from unlearn.trainer.checkpoints import CheckpointStore
 
 WORLD = 2
 
@@ -67,20 +68,20 @@ def test_sharded_mask_equals_the_unsharded_one(tmp_path: Path) -> None:
 
 
 def _failure_worker(rank: int, init: str, out: str) -> None:
+    from contextlib import nullcontext
     from types import SimpleNamespace
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
     try:
-        fake = SimpleNamespace(
-            accelerator=SimpleNamespace(is_main_process=rank == 0), device=torch.device("cpu"), out=Path(out)
-        )
+        accelerator = SimpleNamespace(is_main_process=rank == 0, device=torch.device("cpu"))
+        store = CheckpointStore(Path(out), "hash", accelerator, keep=2, timer=lambda name: nullcontext())
 
         def write() -> None:
             if rank == 1:
                 raise OSError(28, "No space left on device", f"{out}/rank1.safetensors")
 
         try:
-            Unlearner._on_every_rank(fake, write)  # type: ignore[arg-type]
+            store._on_every_rank(write)
             result = "returned"
         except Exception as exc:  # noqa: BLE001 - the test records which error each rank saw
             result = f"{type(exc).__name__}: {exc}"

@@ -19,11 +19,13 @@ from tests.unlearn.engine_helpers import (
     write_jsonl,
     write_masks,
 )
-from unlearn import trainer as trainer_mod
+from unlearn import losses
 from unlearn.methods import METHODS
 from unlearn.models import load_model
 from unlearn.outputs import input_weights, save_model
 from unlearn.trainer import Unlearner
+from unlearn.trainer.coordinates import FlatOptimizer
+from unlearn.trainer.objectives import forget_and_keep, forget_weights, retain_weights, token_weights
 
 torch.set_num_threads(1)
 
@@ -106,13 +108,9 @@ class Counting(Unlearner):
 
     steps_taken = 0
 
-    def _step_flat(self, step: int) -> dict[str, float]:
+    def step(self, step: int) -> dict[str, float]:
         self.steps_taken += 1
-        return super()._step_flat(step)
-
-    def _step_dense(self, step: int) -> dict[str, float]:
-        self.steps_taken += 1
-        return super()._step_dense(step)
+        return super().step(step)
 
 
 @pytest.mark.parametrize("method", ["dual", "graddiff", "gru"])
@@ -142,7 +140,7 @@ def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(
     home: Path, data: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     masks, retain = data
-    real = trainer_mod.losses.token_forget_loss
+    real = losses.token_forget_loss
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):  # NaN from the 4th call on
@@ -150,7 +148,7 @@ def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(
         out = real(*args, **kwargs)
         return out * float("nan") if calls["n"] >= 4 else out
 
-    monkeypatch.setattr(trainer_mod.losses, "token_forget_loss", flaky)
+    monkeypatch.setattr(losses, "token_forget_loss", flaky)
     cfg = run_config(home, masks, [retain], train={"steps": 6, "checkpoint_every": 2})
     result = Unlearner(cfg).run()
     assert result.status == "early_stop" and "non-finite forget loss" in (result.reason or "")
@@ -170,7 +168,8 @@ def _slots(cfg):  # the slots of a fresh run with the same mask (loaded from the
     cfg = cfg.model_copy(deep=True)
     run = Unlearner(cfg)
     run.prepare()
-    return run.slots
+    assert run.coords is not None
+    return run.coords.slots
 
 
 def test_retain_loss_over_budget_stops_early(home: Path, data: tuple[Path, Path]) -> None:
@@ -236,7 +235,7 @@ def test_lora_adapters_get_gradients_with_gradient_checkpointing(
     run = Unlearner(cfg("graddiff"))  # dense path: gradients stay in .grad where we can look at them
     run.prepare()
     assert run.model.is_gradient_checkpointing
-    f, _ = run._forget_terms(run.forget_stream.next_batch(), None)
+    f, _ = forget_and_keep(run, run.forget_stream.next_batch(), None)
     f.backward()
     grads = {n: p.grad for n, p in run.model.named_parameters() if "lora_B" in n}
     assert grads and all(g is not None and g.abs().sum() > 0 for g in grads.values())
@@ -262,7 +261,7 @@ def test_flat_adam_matches_torch_adam() -> None:
     theta = torch.randn(6)
     ref = torch.nn.Parameter(theta.clone())
     opt = torch.optim.Adam([ref], lr=0.1, betas=(0.9, 0.999), eps=1e-8)
-    flat = trainer_mod.FlatOptimizer(6, 0.1, "adam", (0.9, 0.999), 1e-8, "cpu")
+    flat = FlatOptimizer(6, 0.1, "adam", (0.9, 0.999), 1e-8, "cpu")
     for _ in range(5):
         g = torch.randn(6)
         ref.grad = g.clone()
@@ -276,14 +275,13 @@ def test_gradient_accumulation_draws_one_batch_per_micro_step(home: Path, data: 
     cfg = run_config(home, masks, [retain], train={"steps": 1, "batch_size": 1, "grad_accum": 3})
     run = Unlearner(cfg)
     run.prepare()
-    run._step_flat(0)
+    run.step(0)
     assert run.forget_stream.state_dict()["pos"] == 3 and run.retain_stream is not None
     assert run.retain_stream.state_dict()["pos"] == 3
 
 
 def test_retain_nll_weights_preserve_tokens_by_hand() -> None:
     from unlearn.losses import nll_loss
-    from unlearn.trainer import retain_weights
 
     w = retain_weights(torch.tensor([[1.0, 1.0, 1.0, 0.0]]), torch.tensor([[0.0, 1.0, 0.0, 1.0]]), 3.0)
     assert w.tolist() == [[1.0, 3.0, 1.0, 0.0]]  # padding stays 0 even when marked preserve
@@ -297,14 +295,13 @@ def test_retain_nll_weights_preserve_tokens_by_hand() -> None:
 
 
 def test_forget_context_weight_spares_zero_weight_targets_and_preserve_tokens() -> None:
-    from unlearn.trainer import _weights, forget_weights
 
     batch = {  # token 0 is never scored (shift); the last is padding
         "labels": torch.tensor([[5, 6, 7, 8, 9, -100]]),
         "role": torch.tensor([[0, 2, 2, 1, 0, 0]]),  # target, target with weight 0, preserve, neutral, pad
         "weight": torch.tensor([[0.0, 0.5, 0.0, 1.0, 0.0, 0.0]]),
     }
-    valid, target, preserve, neutral = _weights(batch)
+    valid, target, preserve, neutral = token_weights(batch)
     assert neutral.tolist() == [[0.0, 0.0, 0.0, 1.0, 0.0]]
     assert forget_weights(target, neutral, 0.1)[0].tolist() == pytest.approx([0.5, 0.0, 0.0, 0.1, 0.0])
 

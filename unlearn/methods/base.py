@@ -55,7 +55,7 @@ class TermContext(Protocol):
     method: Any  # unlearn.methods.config.MethodConfig
     cfg: Any  # unlearn.config.RunConfig
     device: Any
-    model: nn.Module  # the model being unlearned (before any wrapping)
+    model: Any  # the model being unlearned (a Hugging Face causal LM, before any wrapping)
     fmodel: Any  # the model the forward passes go through (DDP-wrapped on several processes)
 
     def timer(self, name: str) -> Any: ...

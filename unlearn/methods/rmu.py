@@ -63,7 +63,7 @@ class RMU(ForgetTerm):
         return loss, None
 
 
-def _layer_count(model: nn.Module) -> int:
+def _layer_count(model: Any) -> int:
     return int(getattr(model.config, "num_hidden_layers", 0))
 
 
