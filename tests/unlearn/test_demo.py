@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ontology.common.errors import MedunlearnError
+from unlearn.config import RunConfig
 from unlearn.demo.pipeline import DemoConfig, run_demo, select_demo_data
 
 
@@ -38,20 +40,20 @@ def test_demo_data_selection_is_disjoint_and_in_scope() -> None:
 def test_tiny_demo_runs_caches_and_resumes(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = DemoConfig(model="tiny-llama")
     out = home / "demo"
-    import unlearn.demo.pipeline as pipeline
+    import unlearn.harness as harness
 
-    real = pipeline.unlearn_stage
+    real = harness.unlearn_stage
 
-    def interrupted(run_config: dict, label: str):
+    def interrupted(run_config: RunConfig):
         def run(workdir: Path) -> dict:
             raise KeyboardInterrupt
 
-        return run if label.endswith("graddiff") else real(run_config, label)
+        return run if run_config.method.name == "graddiff" else real(run_config)
 
-    monkeypatch.setattr(pipeline, "unlearn_stage", interrupted)
+    monkeypatch.setattr(harness, "unlearn_stage", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_demo(cfg, out)
-    monkeypatch.setattr(pipeline, "unlearn_stage", real)
+    monkeypatch.setattr(harness, "unlearn_stage", real)
     stages = out / "stages"
     finished = sorted(p.name.rsplit("-", 1)[0] for p in stages.iterdir() if (p / "stage.json").is_file())
     assert finished == ["hierarchy", "masks", "memorize", "ontology", "oracle", "unlearn-dual"]
@@ -130,3 +132,11 @@ def test_training_docs_mark_answers_and_identifiers(home: Path) -> None:
     assert found == {record["patient_name"], record["mrn"], record["date"]}
     assert all(s["concept_id"] == IDENTIFIER for s in note["extra_spans"])
     assert all("extra_spans" not in d for d in docs["retain"])
+
+
+def test_a_method_without_a_recipe_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(MedunlearnError, match="^the recipe has no learning rate for 'npo' and no 'default'$"):
+        run_demo(DemoConfig(model="tiny-llama", methods=["dual", "npo"]), tmp_path)
+    with pytest.raises(MedunlearnError, match="^unknown method"):
+        run_demo(DemoConfig(model="tiny-llama", methods=["nope"]), tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing ran

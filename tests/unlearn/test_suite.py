@@ -288,7 +288,7 @@ def _answer_masks(path: Path, rows: dict[str, list[tuple[int, tuple[float, float
 
 
 def test_apply_answer_fallback_by_hand(tmp_path: Path) -> None:
-    from unlearn.eval.runner import apply_answer_fallback
+    from unlearn.eval.inputs import apply_answer_fallback
 
     # doc "a" has no target, doc "b" already has one and is left alone
     src = _answer_masks(
@@ -306,7 +306,7 @@ def test_apply_answer_fallback_by_hand(tmp_path: Path) -> None:
 
 
 def test_anchor_answers_marks_retain_answers_as_preserve(tmp_path: Path) -> None:
-    from unlearn.eval.runner import anchor_answers
+    from unlearn.eval.inputs import anchor_answers
 
     # "repair" is already a target concept: it keeps its role; the neutral answer token becomes preserve
     src = _answer_masks(tmp_path / "in.parquet", {"a": [(4, (2, 3, 0.5))]})
