@@ -2,7 +2,8 @@
 
 A :class:`Method` names its forget term, its retain term, how coordinates are selected and how the forget
 gradient is projected, plus the defaults of its other ``MethodConfig`` keys. A :class:`ForgetTerm` is the loss
-on forget sequences; the trainer calls it through :class:`TermContext`, so a term never sees the trainer.
+on forget sequences (a :class:`TokenTerm` when it reads token log-probabilities only); the trainer calls it
+through :class:`TermContext`, so a term never sees the trainer.
 """
 
 from __future__ import annotations
@@ -97,4 +98,21 @@ class ForgetTerm:
     ) -> tuple[Tensor, Tensor | None]:
         """``(loss, token log-probabilities or None)`` on a forget batch with per-token ``weights``; the
         log-probabilities, when returned, serve the keep term on the same sequences."""
+        raise NotImplementedError
+
+
+class TokenTerm(ForgetTerm):
+    """A forget term computed from the trained model's token log-probabilities of the forget batch (and the
+    starting model's, when ``needs_reference``): subclasses implement the pure :meth:`value`."""
+
+    def loss(
+        self, run: TermContext, batch: Batch, retain: Batch | None, weights: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        logp = run.token_logprobs(batch)
+        ref = run.reference_logprobs(batch, logp) if self.needs_reference else None
+        return self.value(logp, ref, weights, run.method), logp
+
+    def value(self, logp: Tensor, ref: Tensor | None, weights: Tensor, method: Any) -> Tensor:
+        """The loss from token log-probabilities ``logp`` (``[B, T-1]``), the reference's ``ref`` and the
+        per-token ``weights``; ``method`` is the run's MethodConfig."""
         raise NotImplementedError

@@ -7,24 +7,23 @@ projected off a basis of recent retain gradients; a trust region when ``max_step
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from unlearn import losses
-from unlearn.methods.base import Batch, ForgetTerm, Method, TermContext
+from unlearn.methods.base import Method, TokenTerm
 
 
-class TokenNPO(ForgetTerm):
+class TokenNPO(TokenTerm):
     """:func:`unlearn.losses.token_forget_loss`: NPO per token against the starting model, temperature ``beta``."""
 
     name = "token_npo"
     needs_reference = True
 
-    def loss(
-        self, run: TermContext, batch: Batch, retain: Batch | None, weights: Tensor
-    ) -> tuple[Tensor, Tensor | None]:
-        logp = run.token_logprobs(batch)
-        ref = run.reference_logprobs(batch, logp)
-        return losses.token_forget_loss(logp, ref, weights, run.method.beta), logp
+    def value(self, logp: Tensor, ref: Tensor | None, weights: Tensor, method: Any) -> Tensor:
+        assert ref is not None
+        return losses.token_forget_loss(logp, ref, weights, method.beta)
 
 
 TERMS = (TokenNPO,)

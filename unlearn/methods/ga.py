@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from unlearn import losses
-from unlearn.methods.base import Batch, ForgetTerm, Method, TermContext
+from unlearn.methods.base import Method, TokenTerm
 
 
-class GradientAscent(ForgetTerm):
+class GradientAscent(TokenTerm):
     """Minus the weighted NLL of the forget tokens (:func:`unlearn.losses.ga_loss`)."""
 
     name = "ga"
 
-    def loss(
-        self, run: TermContext, batch: Batch, retain: Batch | None, weights: Tensor
-    ) -> tuple[Tensor, Tensor | None]:
-        logp = run.token_logprobs(batch)
-        return losses.ga_loss(logp, weights), logp
+    def value(self, logp: Tensor, ref: Tensor | None, weights: Tensor, method: Any) -> Tensor:
+        return losses.ga_loss(logp, weights)
 
 
 TERMS = (GradientAscent,)

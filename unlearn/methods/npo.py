@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from unlearn import losses
-from unlearn.methods.base import Batch, ForgetTerm, Method, TermContext
+from unlearn.methods.base import Method, TokenTerm
 
 
-class SequenceNPO(ForgetTerm):
+class SequenceNPO(TokenTerm):
     """:func:`unlearn.losses.npo_loss` of the weighted sequence log-probabilities, temperature ``beta``."""
 
     name = "npo"
     needs_reference = True
 
-    def loss(
-        self, run: TermContext, batch: Batch, retain: Batch | None, weights: Tensor
-    ) -> tuple[Tensor, Tensor | None]:
-        logp = run.token_logprobs(batch)
-        ref = run.reference_logprobs(batch, logp)
+    def value(self, logp: Tensor, ref: Tensor | None, weights: Tensor, method: Any) -> Tensor:
+        assert ref is not None
         seq, ref_seq = losses.sequence_logprob(logp, weights), losses.sequence_logprob(ref, weights)
-        return losses.npo_loss(seq, ref_seq, run.method.beta), logp
+        return losses.npo_loss(seq, ref_seq, method.beta)
 
 
 TERMS = (SequenceNPO,)

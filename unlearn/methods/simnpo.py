@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from unlearn import losses
-from unlearn.methods.base import Batch, ForgetTerm, Method, TermContext
+from unlearn.methods.base import Method, TokenTerm
 
 
-class SimNPO(ForgetTerm):
+class SimNPO(TokenTerm):
     """:func:`unlearn.losses.simnpo_loss`: temperature ``beta``, margin ``gamma``."""
 
     name = "simnpo"
 
-    def loss(
-        self, run: TermContext, batch: Batch, retain: Batch | None, weights: Tensor
-    ) -> tuple[Tensor, Tensor | None]:
-        logp = run.token_logprobs(batch)
-        m = run.method
-        return losses.simnpo_loss(
-            losses.sequence_logprob(logp, weights), (weights > 0).sum(-1), m.beta, m.gamma
-        ), logp
+    def value(self, logp: Tensor, ref: Tensor | None, weights: Tensor, method: Any) -> Tensor:
+        lengths = (weights > 0).sum(-1)
+        return losses.simnpo_loss(losses.sequence_logprob(logp, weights), lengths, method.beta, method.gamma)
 
 
 TERMS = (SimNPO,)
