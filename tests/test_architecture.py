@@ -1,4 +1,4 @@
-"""The shape of the code: imports flow ontology -> hierarchy -> unlearn, and there is no import cycle.
+"""The shape of the code: imports flow ontology -> hierarchy -> unlearn, no import cycle, small modules.
 
 The import graph is read from the source (``ast``), every ``import`` statement counted wherever it stands
 (inside functions and ``TYPE_CHECKING`` blocks too): a deferred import is still a dependency.
@@ -10,9 +10,12 @@ import ast
 from pathlib import Path
 
 import networkx as nx
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("ontology", "hierarchy", "unlearn")  # the order of the flow
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_STATEMENTS = 80
 
 
 def _modules() -> dict[str, Path]:
@@ -74,3 +77,18 @@ def test_outputs_and_trainer_do_not_import_each_other() -> None:
     graph = import_graph()
     trainer = {m for m in graph if m.startswith("unlearn.trainer")}
     assert not set(graph.successors("unlearn.outputs")) & trainer
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_modules_and_functions_stay_small(package: str) -> None:
+    big_modules, big_functions = [], []
+    for path in sorted((REPO / package).rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            big_modules.append(str(path.relative_to(REPO)))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                statements = sum(isinstance(n, ast.stmt) for n in ast.walk(node)) - 1
+                if statements > MAX_FUNCTION_STATEMENTS:
+                    big_functions.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({statements})")
+    assert big_modules == [] and big_functions == []
