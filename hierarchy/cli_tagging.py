@@ -28,13 +28,6 @@ def use_tokenizer_resolver(resolve: Callable[[str], Path]) -> None:
     _tokenizer_dir = resolve
 
 
-def _source_hash(path: Path) -> str:
-    for name in ("levels.parquet", "nodes.parquet"):
-        if (path / name).is_file():
-            return sha256_file(path / name)
-    return sha256_file(path) if path.is_file() else str(path.resolve())
-
-
 def tag_cmd(
     graph: Path = typer.Argument(..., help="Graph directory, hierarchy directory (HIER) or ontology file."),
     corpus: Path = typer.Argument(
@@ -56,11 +49,12 @@ def tag_cmd(
 ) -> None:
     """Tag CORPUS with the concepts of GRAPH and write one row per document with its spans (resumable)."""
     from hierarchy.corpus import tag_corpus
-    from hierarchy.tagger import build_nlp, resolve_hierarchy
+    from hierarchy.store import open_hierarchy, source_hash
+    from hierarchy.tagger import build_nlp
 
-    hier = resolve_hierarchy(graph)
+    hier = open_hierarchy(graph)
     nlp = build_nlp(hier, abbreviations=not no_abbreviations)
-    settings = {"graph": _source_hash(graph), "abbreviations": not no_abbreviations}
+    settings = {"graph": source_hash(graph), "abbreviations": not no_abbreviations}
     summary = tag_corpus(
         nlp, corpus, out, list(text_field), id_field=id_field, fmt=fmt, workers=workers, settings=settings
     )
@@ -114,9 +108,9 @@ def masks_build_cmd(
     from hierarchy.masks import write_masks
     from hierarchy.roles import assign_roles
     from hierarchy.scope import Scope
-    from hierarchy.tagger import resolve_hierarchy
+    from hierarchy.store import open_hierarchy, source_hash
 
-    hier = resolve_hierarchy(hierarchy)
+    hier = open_hierarchy(hierarchy)
     resolved = Scope.parse(scope, hier)
     table = {cid: tuple(r) for cid, r in assign_roles(hier, resolved).items()}
     tok = load_fast_tokenizer(_tokenizer_dir(tokenizer))
@@ -129,7 +123,7 @@ def masks_build_cmd(
         scope=scope,
         scope_ids=resolved.root_ids,
         chat_template=chat_template,
-        settings={"spans": sha256_file(spans), "hierarchy": _source_hash(hierarchy)},
+        settings={"spans": sha256_file(spans), "hierarchy": source_hash(hierarchy)},
     )
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
