@@ -184,8 +184,8 @@ def cli_app() -> typer.Typer:
     return app
 
 
-def test_cli_tag_masks_preview(cli_app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
+@pytest.mark.usefixtures("home")
+def test_cli_tag_masks_preview(cli_app: typer.Typer, tmp_path: Path) -> None:
     from unlearn.models import prepare
 
     tok_dir = prepare("tiny-llama")
@@ -240,25 +240,3 @@ def test_cli_tag_masks_preview(cli_app: typer.Typer, tmp_path: Path, monkeypatch
          str(tmp_path / "HIER"), "--scope", "Panic Disordr", "-o", str(tmp_path / "m2.parquet")],
     )  # fmt: skip
     assert isinstance(res.exception, MedunlearnError) and "Panic Disorder" in str(res.exception)
-
-
-def test_console_script_resolves_a_prepared_model_name(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """hierarchy reads tokenizer directories only; the `medunlearn` script maps registry names to them."""
-    from unlearn.cli import app
-    from unlearn.models import prepare
-
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
-    prepare("tiny-llama")
-    write_hierarchy(build_hierarchy(hand_graph()), tmp_path / "HIER")
-    spans = tmp_path / "s.jsonl"
-    spans.write_text(
-        json.dumps({"doc_id": "d", "text": "panic disorder", "spans": []}) + "\n", encoding="utf-8"
-    )
-    args = ["hierarchy", "masks", str(spans), "--hierarchy", str(tmp_path / "HIER"), "--scope", "X:panic"]
-    res = CliRunner().invoke(
-        app, [*args, "--tokenizer", "tiny-llama", "-o", str(tmp_path / "m.parquet"), "--json"]
-    )
-    assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["documents"] == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -92,19 +93,8 @@ ROLE_TABLE = {cid: (role, level, weight) for cid, (_, role, level, weight) in TA
 
 
 @pytest.fixture(scope="module")
-def tiny_tok(tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("home")
-    old = os.environ.get("MEDUNLEARN_HOME")
-    os.environ["MEDUNLEARN_HOME"] = str(home)
-    try:
-        from unlearn.models import prepare
-
-        return load_fast_tokenizer(prepare("tiny-llama"))
-    finally:
-        if old is None:
-            os.environ.pop("MEDUNLEARN_HOME", None)
-        else:
-            os.environ["MEDUNLEARN_HOME"] = old
+def tiny_tok(tiny: tuple[Any, Any]):
+    return load_fast_tokenizer(tiny[1])
 
 
 @pytest.fixture(scope="module")

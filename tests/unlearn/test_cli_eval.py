@@ -20,9 +20,7 @@ MEDMCQA_ROW = {"question": "q?", "opa": "a", "opb": "b", "opc": "c", "opd": "d",
 
 
 @pytest.fixture()
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path) -> Path:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MEDUNLEARN_QUIET", "1")
+def env(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path) -> Path:
     monkeypatch.setenv("MEDUNLEARN_SHARED_DATA", str(shared_data))
     return tmp_path
 

@@ -23,9 +23,7 @@ runner = CliRunner()
 
 
 @pytest.fixture()
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MEDUNLEARN_QUIET", "1")
+def setup(home: Path, tmp_path: Path) -> Path:
     config = write_cli_run(tmp_path, "{steps: 3, batch_size: 2, lr: 0.01, cpu: true}")
     config.write_text(config.read_text() + "output:\n  dir: out\n", encoding="utf-8")
     return tmp_path

@@ -20,12 +20,10 @@ from unlearn.data import (
     masks_records,
 )
 from unlearn.models import load_tokenizer, tokenizer_hash
-from unlearn.prompts import mcq_options, render_mcq
 
 
 @pytest.fixture()
-def tok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
+def tok(home: Path):
     return load_tokenizer("tiny-llama")
 
 
@@ -128,19 +126,6 @@ def test_read_masks_rejects_ragged_rows_and_missing_metadata(tmp_path: Path) -> 
     pq.write_table(table.drop(["role"]), tmp_path / "cols.parquet")
     with pytest.raises(InputError, match="missing column.*role"):
         masks_records(tmp_path / "cols.parquet")
-
-
-def test_mcq_rendered_with_chat_template(tok) -> None:
-    row = {"question": "Which organ is removed in a cholecystectomy?", "opa": "liver", "opb": "gallbladder",
-           "opc": "spleen", "opd": "kidney", "cop": 1}  # fmt: skip
-    text = render_mcq(row, tok)
-    assert text == (
-        "<|im_start|>user\nWhich organ is removed in a cholecystectomy?\nA. liver\nB. gallbladder\nC. spleen\n"
-        "D. kidney<|im_end|>\n<|im_start|>assistant\nAnswer: B. gallbladder<|im_end|>\n"
-    )
-    assert mcq_options({"question": "q", "options": ["x", "y", "z"], "answer": 2}) == (["x", "y", "z"], 2)
-    with pytest.raises(ValueError):
-        mcq_options({"question": "q", "opa": "x", "opb": "y", "opc": "z", "opd": "w", "cop": 7})
 
 
 def test_load_records_formats(tok, tmp_path: Path) -> None:

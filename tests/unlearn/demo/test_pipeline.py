@@ -14,12 +14,6 @@ from unlearn.config import RunConfig
 from unlearn.demo.pipeline import DemoConfig, run_demo, select_demo_data
 
 
-@pytest.fixture()
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
-    return tmp_path
-
-
 def test_demo_data_selection_is_disjoint_and_in_scope() -> None:
     from unlearn.demo import scope_ids
 
@@ -37,9 +31,10 @@ def test_demo_data_selection_is_disjoint_and_in_scope() -> None:
     assert all(not ids & set(q["concept_ids"]) for q in data["general"])
 
 
-def test_tiny_demo_runs_caches_and_resumes(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("home")
+def test_tiny_demo_runs_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = DemoConfig(model="tiny-llama")
-    out = home / "demo"
+    out = tmp_path / "demo"
     import unlearn.harness as harness
 
     real = harness.unlearn_stage
@@ -87,10 +82,10 @@ def rows_recalled(out: Path, model: str) -> list[bool]:
     return json.loads((stage / "stage.json").read_text())["info"]["forget_recalled"]
 
 
-def test_demo_cli_unknown_scope_is_one_line(home: Path) -> None:
+def test_demo_cli_unknown_scope_is_one_line(home: Path, tmp_path: Path) -> None:
     import os
 
-    env = {**os.environ, "MEDUNLEARN_HOME": str(home / "home")}
+    env = {**os.environ, "MEDUNLEARN_HOME": str(home)}
     out = subprocess.run(
         [
             sys.executable,
@@ -102,7 +97,7 @@ def test_demo_cli_unknown_scope_is_one_line(home: Path) -> None:
             "--scope",
             "dentistry",
             "--out",
-            str(home),
+            str(tmp_path),
         ],
         capture_output=True,
         text=True,
@@ -115,7 +110,8 @@ def test_demo_cli_unknown_scope_is_one_line(home: Path) -> None:
     )
 
 
-def test_training_docs_mark_answers_and_identifiers(home: Path) -> None:
+@pytest.mark.usefixtures("home")
+def test_training_docs_mark_answers_and_identifiers() -> None:
     from unlearn.demo.pipeline import IDENTIFIER, training_docs
     from unlearn.models import load_tokenizer
 

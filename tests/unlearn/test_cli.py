@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 GROUPS = ["ontology", "hierarchy", "unlearn", "eval", "model", "demo"]
 
@@ -114,3 +116,30 @@ def test_a_failing_model_write_is_one_line(tmp_path: Path) -> None:
     assert lines[0].startswith(f"error: {cache}: File too large (disk quota or file-size limit)")
     assert not cache.exists()  # the half-written model stayed in the removed temporary directory
     assert [p for p in cache.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_console_script_resolves_a_prepared_model_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hierarchy reads tokenizer directories only; the `medunlearn` script maps registry names to them."""
+    from unlearn.cli import app
+    from unlearn.models import prepare
+
+    prepare("tiny-llama")
+    from hierarchy.levels import build_hierarchy
+    from hierarchy.store import write_hierarchy
+    from ontology.graph import ConceptGraph
+
+    cg = ConceptGraph()
+    cg.add_concept("X:panic", "Panic Disorder")
+    write_hierarchy(build_hierarchy(cg), tmp_path / "HIER")
+    spans = tmp_path / "s.jsonl"
+    spans.write_text(
+        json.dumps({"doc_id": "d", "text": "panic disorder", "spans": []}) + "\n", encoding="utf-8"
+    )
+    args = ["hierarchy", "masks", str(spans), "--hierarchy", str(tmp_path / "HIER"), "--scope", "X:panic"]
+    res = CliRunner().invoke(
+        app, [*args, "--tokenizer", "tiny-llama", "-o", str(tmp_path / "m.parquet"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["documents"] == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,15 +22,6 @@ ITEMS = [
     {"id": "q3", "question": "What does the heart pump?",
      "options": ["blood", "oxygen", "bile", "urine"], "answer": 0},
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
-    from unlearn.models import load_model
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MEDUNLEARN_HOME", str(tmp_path_factory.mktemp("home")))
-        yield load_model("tiny-llama")
 
 
 class BonusLM(torch.nn.Module):
@@ -72,15 +62,6 @@ def test_scored_span_is_the_lettered_answer(tiny: tuple[Any, Any]) -> None:
         assert text.endswith(f"Answer: {letter}. {option}<|im_end|>\n")
         ids, mask = scoring.encode_span(tok, text, start, end)
         assert tok.decode([ids[j] for j in np.flatnonzero(mask)]).strip() == f"{letter}. {option}"
-
-
-def test_rendering_matches_the_training_text(tiny: tuple[Any, Any]) -> None:
-    from unlearn.prompts import render_mcq
-
-    _, tok = tiny
-    item = ITEMS[1]
-    text, _, _ = mcq_option_texts(tok, item)[item["answer"]]
-    assert text == render_mcq(item, tok)
 
 
 def test_scripted_models_get_known_accuracies(tiny: tuple[Any, Any]) -> None:
