@@ -118,18 +118,16 @@ def test_a_failing_model_write_is_one_line(tmp_path: Path) -> None:
     assert [p for p in cache.parent.iterdir() if p.name.startswith(".")] == []
 
 
-def test_console_script_resolves_a_prepared_model_name(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("home")
+def test_hierarchy_masks_takes_a_prepared_model_name(tmp_path: Path) -> None:
     """hierarchy reads tokenizer directories only; the `medunlearn` script maps registry names to them."""
+    from hierarchy.levels import build_hierarchy
+    from hierarchy.store import write_hierarchy
+    from ontology.graph import ConceptGraph
     from unlearn.cli import app
     from unlearn.models import prepare
 
     prepare("tiny-llama")
-    from hierarchy.levels import build_hierarchy
-    from hierarchy.store import write_hierarchy
-    from ontology.graph import ConceptGraph
-
     cg = ConceptGraph()
     cg.add_concept("X:panic", "Panic Disorder")
     write_hierarchy(build_hierarchy(cg), tmp_path / "HIER")
