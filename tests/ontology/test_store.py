@@ -114,6 +114,7 @@ def test_reload_30k_concepts(tmp_path):
     assert back.concept("X:29999") == cg.concept("X:29999")
 
 
+@pytest.mark.slow  # the whole MeSH tree
 def test_mesh_2017_tree_round_trip(shared_data, tmp_path):
     mesh_tree = pytest.importorskip("ontology.readers.mesh_tree")
     path = shared_data / "mesh" / "raw" / "2017MeshTree.txt"

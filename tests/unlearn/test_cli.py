@@ -37,6 +37,7 @@ def test_each_group_has_help(group: str) -> None:
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.slow  # console-script processes
 def test_model_list_json_and_error_line(tmp_path: Path) -> None:
     import json
 
@@ -52,6 +53,7 @@ def test_model_list_json_and_error_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # the demo in a console-script process
 def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
     """sysfs refuses new directories even to root: the demo stops at its first stage with one line."""
     import os
@@ -94,6 +96,7 @@ def _file_size_limit(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
+@pytest.mark.slow  # a console-script process preparing the tiny model
 def test_a_failing_model_write_is_one_line(tmp_path: Path) -> None:
     """The model file is written by safetensors' Rust writer inside ``save_pretrained``: before its I/O errors
     were mapped to OSError, a full disk there gave a SafetensorError traceback. A file-size limit makes the

@@ -77,6 +77,7 @@ def test_run_with_overrides_then_patch_round_trip(setup: Path) -> None:
     assert isinstance(res.exception, MedunlearnError) and "not the original" in str(res.exception)
 
 
+@pytest.mark.slow  # console-script processes
 def test_bad_config_is_one_line_exit_2(setup: Path) -> None:
     bad = setup / "bad.yaml"
     bad.write_text("data:\n  forget: forget.parquet\nmethod:\n  name: dual\n  rho: 0\n", encoding="utf-8")

@@ -31,6 +31,7 @@ def test_demo_data_selection_is_disjoint_and_in_scope() -> None:
     assert all(not ids & set(q["concept_ids"]) for q in data["general"])
 
 
+@pytest.mark.slow  # the whole demo on the tiny model
 @pytest.mark.usefixtures("home")
 def test_tiny_demo_runs_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = DemoConfig(model="tiny-llama")
@@ -82,6 +83,7 @@ def rows_recalled(out: Path, model: str) -> list[bool]:
     return json.loads((stage / "stage.json").read_text())["info"]["forget_recalled"]
 
 
+@pytest.mark.slow  # a console-script process
 def test_demo_cli_unknown_scope_is_one_line(home: Path, tmp_path: Path) -> None:
     import os
 
