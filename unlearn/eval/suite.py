@@ -2,7 +2,8 @@
 
 A suite is a YAML file under ``unlearn/eval/suites/`` validated by :class:`SuiteConfig`. Its ``sizes`` give,
 per size preset (``smoke``, ``small``, ``full``; the item counts per split are
-:data:`unlearn.eval.datasets.SIZES`), the model and the training recipes of every stage.
+:data:`unlearn.eval.datasets.SIZES`), the model and the training recipes of every stage
+(:class:`unlearn.recipes.Recipe`).
 
 Examples
 --------
