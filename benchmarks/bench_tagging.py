@@ -18,7 +18,7 @@ Run ``python benchmarks/bench_tagging.py [--json OUT] [--skip quickumls,linker]`
 2. MedMCQA Surgery (question + options + explanation) and MHQA gold (question + options) tagged with
    the MeSH hierarchy, projected onto the SmolLM2 tokenizer (the tiny model's when SmolLM2 is not
    prepared) through the chat template, tokens per role for scopes ``E04`` and ``F03.080``, and the
-   projection speed alone (:func:`hierarchy.masks.project`).
+   projection speed alone (:func:`hierarchy.alignment.project`).
 """
 
 from __future__ import annotations
@@ -255,19 +255,19 @@ def child_linker(texts: list[str], thresholds: list[float]) -> dict[str, Any]:
 def masks_section() -> dict[str, Any]:
     import numpy as np
 
+    from hierarchy.alignment import build_masks, load_fast_tokenizer, project
     from hierarchy.corpus import iter_documents
     from hierarchy.levels import build_hierarchy
-    from hierarchy.masks import build_masks, load_fast_tokenizer, project
     from hierarchy.roles import assign_roles
     from hierarchy.scope import Scope
     from hierarchy.tagger import build_nlp, tag_texts
-    from ontology.common.paths import model_cache_dir
     from ontology.readers.mesh_tree import read_mesh_tree
+    from unlearn.models import model_cache_dir, prepare
 
     hier = build_hierarchy(read_mesh_tree(TREE, labels=NAMES))
     nlp = build_nlp(hier)
     tok_name = "smollm2" if (model_cache_dir("smollm2") / "tokenizer.json").is_file() else "tiny-llama"
-    tok = load_fast_tokenizer(tok_name)
+    tok = load_fast_tokenizer(prepare(tok_name))
     corpora = {
         "MedMCQA Surgery": (
             SHARED / "medmcqa/medmcqa_dev_surgery.jsonl",

@@ -47,7 +47,7 @@ run = Unlearner(cfg)
 t0 = time.perf_counter()
 run.prepare()
 prepare_s = time.perf_counter() - t0
-step = run._step_flat if run.flat else run._step_dense
+step = run.step
 step(0)  # warm-up
 times, per_step = [], []
 for i in range(args["steps"]):

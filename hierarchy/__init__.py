@@ -1,7 +1,8 @@
 """Four-level concept hierarchy, tagging and token masks."""
 
 from hierarchy.levels import Hierarchy, HierarchyConfig, build_hierarchy
-from hierarchy.roles import NEUTRAL, PRESERVE, TARGET, ConceptRole, RoleWeights, assign_roles
+from hierarchy.masks import NEUTRAL, PRESERVE, TARGET
+from hierarchy.roles import ConceptRole, RoleWeights, assign_roles
 from hierarchy.scope import Scope
 from hierarchy.store import read_hierarchy, write_hierarchy
 

@@ -19,25 +19,13 @@ from hierarchy.scope import Scope, split_items
 from hierarchy.store import read_hierarchy, write_hierarchy
 from ontology.common.config import load_config, validate_config
 from ontology.common.errors import InputError
+from ontology.loader import open_graph
 
 app = typer.Typer(
     help="Fold a concept graph into four levels, tag text, and emit token masks.", no_args_is_help=True
 )
 
 LEVEL_STYLE = {0: "dim", 1: "bold magenta", 2: "bold blue", 3: "green", 4: "yellow"}
-
-
-def load_graph_arg(path: Path) -> Any:
-    """A concept graph from a graph directory (``nodes.parquet`` …) or any ontology file ``ontology.load`` reads."""
-    if path.is_dir() and (path / "nodes.parquet").is_file():
-        from ontology.store import read_graph
-
-        return read_graph(path)
-    if not path.exists():
-        raise InputError("no such graph directory or ontology file", path=path)
-    from ontology.loader import load
-
-    return load(path)
 
 
 def _ints(text: str, what: str) -> tuple[int, int, int, int]:
@@ -83,7 +71,7 @@ def build_cmd(
         updates["mapping"] = str(mapping)
     given = {k: v for k, v in updates.items() if v is not None}
     cfg = validate_config({**cfg.model_dump(), **given}, HierarchyConfig, source="hierarchy build options")
-    cg = load_graph_arg(graph)
+    cg = open_graph(graph)
     hier = build_hierarchy(
         cg,
         rule=cfg.rule,

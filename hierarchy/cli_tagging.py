@@ -7,6 +7,7 @@ is the same as ``masks build SPANS --tokenizer …``; ``masks preview MASKS`` sh
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,15 @@ from typer.core import TyperGroup
 from ontology.common.atomic import atomic_write_text
 from ontology.common.hashing import sha256_file
 
+#: ``--tokenizer`` to a directory. hierarchy knows directories only; the ``medunlearn`` console script sets
+#: the model registry's resolver (:func:`use_tokenizer_resolver`), so registry names work there too.
+_tokenizer_dir: Callable[[str], Path] = Path
 
-def _source_hash(path: Path) -> str:
-    for name in ("levels.parquet", "nodes.parquet"):
-        if (path / name).is_file():
-            return sha256_file(path / name)
-    return sha256_file(path) if path.is_file() else str(path.resolve())
+
+def use_tokenizer_resolver(resolve: Callable[[str], Path]) -> None:
+    """Let ``--tokenizer`` name what ``resolve`` maps to a tokenizer directory (e.g. a prepared model)."""
+    global _tokenizer_dir
+    _tokenizer_dir = resolve
 
 
 def tag_cmd(
@@ -45,11 +49,12 @@ def tag_cmd(
 ) -> None:
     """Tag CORPUS with the concepts of GRAPH and write one row per document with its spans (resumable)."""
     from hierarchy.corpus import tag_corpus
-    from hierarchy.tagger import build_nlp, resolve_hierarchy
+    from hierarchy.store import open_hierarchy, source_hash
+    from hierarchy.tagger import build_nlp
 
-    hier = resolve_hierarchy(graph)
+    hier = open_hierarchy(graph)
     nlp = build_nlp(hier, abbreviations=not no_abbreviations)
-    settings = {"graph": _source_hash(graph), "abbreviations": not no_abbreviations}
+    settings = {"graph": source_hash(graph), "abbreviations": not no_abbreviations}
     summary = tag_corpus(
         nlp, corpus, out, list(text_field), id_field=id_field, fmt=fmt, workers=workers, settings=settings
     )
@@ -98,16 +103,17 @@ def masks_build_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Project the concept spans of SPANS onto TOKENIZER's tokens with roles for SCOPE."""
+    from hierarchy.alignment import load_fast_tokenizer
     from hierarchy.corpus import read_spans
-    from hierarchy.masks import load_fast_tokenizer, write_masks
+    from hierarchy.masks import write_masks
     from hierarchy.roles import assign_roles
     from hierarchy.scope import Scope
-    from hierarchy.tagger import resolve_hierarchy
+    from hierarchy.store import open_hierarchy, source_hash
 
-    hier = resolve_hierarchy(hierarchy)
+    hier = open_hierarchy(hierarchy)
     resolved = Scope.parse(scope, hier)
     table = {cid: tuple(r) for cid, r in assign_roles(hier, resolved).items()}
-    tok = load_fast_tokenizer(tokenizer)
+    tok = load_fast_tokenizer(_tokenizer_dir(tokenizer))
     summary = write_masks(
         read_spans(spans),
         tok,
@@ -117,7 +123,7 @@ def masks_build_cmd(
         scope=scope,
         scope_ids=resolved.root_ids,
         chat_template=chat_template,
-        settings={"spans": sha256_file(spans), "hierarchy": _source_hash(hierarchy)},
+        settings={"spans": sha256_file(spans), "hierarchy": source_hash(hierarchy)},
     )
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

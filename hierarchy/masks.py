@@ -1,22 +1,23 @@
-"""Per-token role/level/weight masks: concept spans projected onto a Hugging Face fast tokenizer.
+"""The MASKS contract: per-token roles, levels and weights of a tokenized corpus, one Parquet file.
 
-For every document of a SPANS file, the text (optionally rendered through the model's chat
-template as the user message, span offsets shifted to the rendered string) is tokenized with
-``return_offsets_mapping``. A token takes the role, level and weight of a concept span when all
-its non-space characters lie inside that span; every other token is neutral (role 0, level 0,
-weight 0). The projection is vectorised (``numpy.searchsorted`` over span starts).
+This module owns the format: the role codes, the schema, the writer and the readers; every other module
+(the unlearner, the benchmark's answer marks, the preview) goes through it. One row per document:
 
-Output: the MASKS Parquet contract of ``docs/architecture.md`` (columns ``doc_id, text,
-input_ids, offsets, role, level, weight``; metadata ``tokenizer_name, tokenizer_hash, scope,
-config_hash``), written in row groups through an atomic temporary file.
+- ``doc_id: str``, ``text: str`` (the exact string that was tokenized, e.g. rendered through the chat template),
+- ``input_ids: list<int32>``, ``offsets: list<list<int32>>`` (char start/end per token),
+- ``role: list<int8>`` (:data:`NEUTRAL` 0, :data:`PRESERVE` 1, :data:`TARGET` 2), ``level: list<int8>``
+  (0 none, 1–4), ``weight: list<float32>``;
+
+file metadata ``tokenizer_name``, ``tokenizer_hash`` (:func:`hierarchy.alignment.tokenizer_hash`), ``scope``,
+``config_hash``, ``chat_template``. Files are written in row groups through an atomic temporary file; the
+token values come from :func:`hierarchy.alignment.build_masks`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hierarchy.alignment import RoleRow, build_masks, tokenizer_hash
 from ontology.common.atomic import atomic_path
-from ontology.common.errors import InputError, MedunlearnError
+from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash
-from ontology.common.paths import resolve_model_dir
 from ontology.common.progress import bar
+
+#: token roles: neither kept nor forgotten, preservation-critical, forget target
+NEUTRAL, PRESERVE, TARGET = 0, 1, 2
+ROLE_NAMES = {NEUTRAL: "neutral", PRESERVE: "preserve", TARGET: "target"}
 
 #: bump when the tagging or masking rules change their output, so cached masks (and what follows) rebuild
 MASKS_VERSION = 3
@@ -44,131 +49,6 @@ MASKS_SCHEMA = pa.schema(
         ("weight", pa.list_(pa.float32())),
     ]
 )
-#: role, level, weight of one concept
-RoleRow = tuple[int, int, float]
-_SPACE_CODES = np.array(
-    [
-        9,
-        10,
-        11,
-        12,
-        13,
-        32,
-        0x85,
-        0xA0,
-        0x1680,
-        *range(0x2000, 0x200B),
-        0x2028,
-        0x2029,
-        0x202F,
-        0x205F,
-        0x3000,
-    ],
-    dtype=np.uint32,
-)
-
-
-def load_fast_tokenizer(name_or_path: str | Path) -> Any:
-    """A fast (offset-mapping) tokenizer from a local directory or a prepared model name.
-
-    Raises
-    ------
-    MedunlearnError
-        When the directory has no fast tokenizer (``tokenizer.json``): offsets need one.
-    """
-    from transformers import AutoTokenizer
-
-    directory = resolve_model_dir(name_or_path)
-    try:
-        tok = AutoTokenizer.from_pretrained(str(directory), use_fast=True, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot load a tokenizer: {exc}".splitlines()[0], path=directory) from None
-    check_fast(tok, str(directory))
-    return tok
-
-
-def check_fast(tok: Any, name: str = "tokenizer") -> None:
-    """Raise a clear error for a tokenizer without offset mapping (a slow, Python tokenizer)."""
-    if not getattr(tok, "is_fast", False):
-        raise MedunlearnError(
-            f"{name}: {type(tok).__name__} is a slow tokenizer without offset mapping; "
-            "token masks need a fast tokenizer (a directory with tokenizer.json)"
-        )
-
-
-def tokenizer_hash(tok: Any) -> str:
-    """sha256 of what maps text to token ids: the backend JSON without its padding/truncation settings.
-
-    Padding and truncation change whenever a batch is padded (and are saved with the tokenizer), but not
-    the ids a text gets, so they are left out: equal hashes mean identical token ids.
-    """
-    check_fast(tok)
-    spec = json.loads(tok.backend_tokenizer.to_str())
-    spec.pop("padding", None)
-    spec.pop("truncation", None)
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-def render(tok: Any, text: str, chat_template: bool) -> tuple[str, int]:
-    """The string to tokenize and the shift of the text's offsets inside it.
-
-    With ``chat_template`` the text becomes the user message of the model's chat template.
-    """
-    if not chat_template:
-        return text, 0
-    if not getattr(tok, "chat_template", None):
-        raise MedunlearnError("the tokenizer has no chat template; pass --no-chat-template")
-    rendered = tok.apply_chat_template([{"role": "user", "content": text}], tokenize=False)
-    shift = rendered.find(text)
-    if shift < 0:
-        raise MedunlearnError("the chat template changed the message text, so span offsets cannot be shifted")
-    return rendered, shift
-
-
-def project(
-    text: str,
-    offsets: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    span_values: np.ndarray,
-) -> np.ndarray:
-    """Per-token ``[role, level, weight]`` (float array ``(n_tokens, 3)``) from char spans.
-
-    Parameters
-    ----------
-    text : str
-        The tokenized string.
-    offsets : ndarray, shape (n_tokens, 2)
-        Char start/end of each token (``(0, 0)`` for special tokens).
-    starts, ends : ndarray, shape (n_spans,)
-        Non-overlapping spans, sorted by start.
-    span_values : ndarray, shape (n_spans, 3)
-        Role, level and weight of each span.
-
-    Examples
-    --------
-    >>> text = "an anxiety disorder"
-    >>> offs = np.array([[0, 2], [2, 10], [10, 19], [0, 0]])
-    >>> project(text, offs, np.array([3]), np.array([19]), np.array([[2, 3, 0.5]])).tolist()
-    [[0.0, 0.0, 0.0], [2.0, 3.0, 0.5], [2.0, 3.0, 0.5], [0.0, 0.0, 0.0]]
-    """
-    out = np.zeros((len(offsets), 3), dtype=np.float64)
-    if len(starts) == 0 or len(offsets) == 0:
-        return out
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    nonspace = ~np.isin(codes, _SPACE_CODES)
-    cum = np.concatenate(([0], np.cumsum(nonspace)))
-    positions = np.flatnonzero(nonspace)
-    s, e = offsets[:, 0], offsets[:, 1]
-    k = np.searchsorted(positions, s)
-    first = positions[np.minimum(k, len(positions) - 1)] if len(positions) else s
-    has_char = (k < len(positions)) & (first < e)
-    idx = np.searchsorted(starts, first, side="right") - 1
-    safe = np.maximum(idx, 0)
-    span_end = ends[safe]
-    inside = has_char & (idx >= 0) & (first < span_end) & (cum[np.minimum(e, span_end)] == cum[e])
-    out[inside] = span_values[safe[inside]]
-    return out
 
 
 def _list_array(values: np.ndarray, lengths: np.ndarray, typ: pa.DataType) -> pa.Array:
@@ -219,70 +99,6 @@ class MaskWriter:
     def close(self) -> None:
         self.flush()
         self.writer.close()
-
-
-def _span_arrays(
-    spans: Sequence[Mapping[str, Any]], table: Mapping[str, RoleRow], shift: int, unknown: set[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    spans = sorted(spans, key=lambda sp: sp["start"])
-    starts = np.fromiter((sp["start"] + shift for sp in spans), dtype=np.int64, count=len(spans))
-    ends = np.fromiter((sp["end"] + shift for sp in spans), dtype=np.int64, count=len(spans))
-    vals = np.zeros((len(spans), 3), dtype=np.float64)
-    for i, sp in enumerate(spans):
-        row = table.get(sp["concept_id"])
-        if row is None:
-            unknown.add(sp["concept_id"])
-            continue
-        vals[i] = row
-    return starts, ends, vals
-
-
-def build_masks(
-    rows: Iterable[Mapping[str, Any]],
-    tok: Any,
-    table: Mapping[str, RoleRow],
-    *,
-    chat_template: bool = True,
-    batch_size: int = 256,
-    unknown: set[str] | None = None,
-) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield ``(doc_id, rendered_text, input_ids, offsets, values)`` per SPANS row.
-
-    ``values`` is ``(n_tokens, 3)``: role, level, weight (see :func:`project`). Span concepts missing
-    from ``table`` stay neutral and are added to ``unknown``.
-    """
-    check_fast(tok)
-    unknown = set() if unknown is None else unknown
-    batch: list[Mapping[str, Any]] = []
-
-    def run(batch: list[Mapping[str, Any]]) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
-        rendered = [render(tok, r["text"], chat_template) for r in batch]
-        enc = tok(
-            [t for t, _ in rendered],
-            add_special_tokens=not chat_template,
-            return_offsets_mapping=True,
-            return_attention_mask=False,
-        )
-        for r, (text, shift), ids, offs in zip(
-            batch, rendered, enc["input_ids"], enc["offset_mapping"], strict=True
-        ):
-            offsets = np.asarray(offs, dtype=np.int64).reshape(-1, 2)
-            starts, ends, vals = _span_arrays(r["spans"], table, shift, unknown)
-            yield (
-                str(r["doc_id"]),
-                text,
-                np.asarray(ids, dtype=np.int32),
-                offsets,
-                project(text, offsets, starts, ends, vals),
-            )
-
-    for r in rows:
-        batch.append(r)
-        if len(batch) >= batch_size:
-            yield from run(batch)
-            batch = []
-    if batch:
-        yield from run(batch)
 
 
 def write_masks(
@@ -343,7 +159,7 @@ def write_masks(
     return {
         "documents": n_docs,
         "tokens": n_tokens,
-        "tokens_by_role": dict(zip(("neutral", "preserve", "target"), by_role.tolist(), strict=True)),
+        "tokens_by_role": dict(zip(ROLE_NAMES.values(), by_role.tolist(), strict=True)),
         "tokens_by_level": {f"L{k}": int(v) for k, v in enumerate(by_level)},
         "seconds": round(time.perf_counter() - t0, 3),
         "config_hash": chash,
@@ -352,16 +168,111 @@ def write_masks(
     }
 
 
-def read_masks(path: str | Path) -> tuple[pa.Table, dict[str, str]]:
-    """The MASKS table and its metadata (decoded to ``str``)."""
+def masks_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata of a MASKS file (``tokenizer_hash``, ``scope``, …), without reading its rows."""
+    meta = pq.read_schema(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in meta.items() if not k.startswith(b"ARROW") and k != b"pandas"}
+
+
+def read_masks(
+    path: str | Path, expected_tokenizer_hash: str | None = None
+) -> tuple[pa.Table, dict[str, str]]:
+    """The MASKS table and its metadata; with ``expected_tokenizer_hash``, check that the file was tokenized
+    with that tokenizer.
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file, missing columns, no or another tokenizer hash.
+    """
     path = Path(path)
     if not path.is_file():
-        raise InputError("masks file not found", path=path)
-    table = pq.read_table(path)
+        raise InputError("no such masks file", path=path)
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise InputError(f"not a readable Parquet file ({exc})", path=path) from None
     missing = [c for c in MASKS_SCHEMA.names if c not in table.column_names]
     if missing:
-        raise InputError(f"not a masks file (missing columns {', '.join(missing)})", path=path)
-    meta = {
-        k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items() if not k.startswith(b"ARROW")
-    }
+        raise InputError(f"not a MASKS file: missing column(s) {', '.join(missing)}", path=path)
+    meta = masks_metadata(path)
+    if expected_tokenizer_hash is not None:
+        recorded = meta.get("tokenizer_hash")
+        if not recorded:
+            raise InputError(
+                "no tokenizer_hash in the file metadata; re-run `medunlearn hierarchy masks`", path=path
+            )
+        if recorded != expected_tokenizer_hash:
+            raise InputError(
+                f"masks were tokenized with tokenizer {meta.get('tokenizer_name', '?')} (hash {recorded[:12]}…) "
+                f"but the model's tokenizer has hash {expected_tokenizer_hash[:12]}…; "
+                "re-run `medunlearn hierarchy masks` with this model's tokenizer",
+                path=path,
+            )
     return table, meta
+
+
+#: one row's token arrays: doc_id, input_ids, role, level, weight
+MaskRow = tuple[str, list[int], list[int], list[int], list[float]]
+
+
+def mask_rows(path: str | Path, expected_tokenizer_hash: str | None = None) -> Iterator[MaskRow]:
+    """The token arrays of every row of a MASKS file (see :func:`read_masks`), each row checked for arrays of
+    one length.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_masks`, or a row whose arrays differ in length.
+    """
+    table, _ = read_masks(path, expected_tokenizer_hash)
+    cols = table.select(["doc_id", "input_ids", "role", "level", "weight"]).to_pydict()
+    for i, doc_id in enumerate(cols["doc_id"]):
+        ids, role, level, weight = (cols[c][i] for c in ("input_ids", "role", "level", "weight"))
+        if not (len(ids) == len(role) == len(level) == len(weight)):
+            raise InputError(
+                f"row {i} (doc_id {doc_id}): input_ids/role/level/weight lengths differ "
+                f"({len(ids)}/{len(role)}/{len(level)}/{len(weight)})",
+                path=path,
+            )
+        yield str(doc_id), list(ids), list(role), list(level), [float(w) for w in weight]
+
+
+def relabel_span(
+    src: Path,
+    dst: Path,
+    span: Callable[[str, str], tuple[int, int] | None],
+    role: int,
+    level: int,
+    weight: float,
+    *,
+    skip_role: int | None = None,
+) -> list[str]:
+    """Copy a MASKS file, giving the tokens that overlap one character span of each row ``role``, ``level``
+    and ``weight``.
+
+    ``span(doc_id, text)`` returns the row's ``(start, end)`` in its text, or ``None`` to leave the row as it
+    is. Rows holding a token of ``skip_role`` are left as they are; when ``role`` is :data:`PRESERVE`, tokens
+    that already have a role other than neutral keep it. Returns the doc ids of the rows that changed.
+    """
+    table, _ = read_masks(src)
+    cols = table.to_pydict()
+    changed = []
+    for i, doc_id in enumerate(cols["doc_id"]):
+        roles = cols["role"][i]
+        if skip_role is not None and skip_role in roles:
+            continue
+        where = span(doc_id, cols["text"][i])
+        if where is None:
+            continue
+        start, end = where
+        hit = False
+        for t, (a, b) in enumerate(cols["offsets"][i]):
+            if b > start and a < end and not (role == PRESERVE and roles[t] != NEUTRAL):
+                roles[t], cols["level"][i][t], cols["weight"][i][t] = role, level, weight
+                hit = True
+        if hit:
+            changed.append(doc_id)
+    with atomic_path(dst) as tmp:
+        pq.write_table(pa.Table.from_pydict(cols, schema=table.schema), tmp)
+    return changed

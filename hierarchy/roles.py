@@ -32,15 +32,14 @@ from typing import Any, NamedTuple
 from pydantic import field_validator
 
 from hierarchy.levels import Hierarchy
+from hierarchy.masks import NEUTRAL, PRESERVE, ROLE_NAMES, TARGET
 from hierarchy.scope import Scope
 from ontology.common.config import StrictModel
 
-NEUTRAL, PRESERVE, TARGET = 0, 1, 2
-ROLE_NAMES = {NEUTRAL: "neutral", PRESERVE: "preserve", TARGET: "target"}
-
 
 class ConceptRole(NamedTuple):
-    """Role (0 neutral, 1 preserve, 2 target), level (0–4) and loss weight of one concept."""
+    """Role (:data:`hierarchy.masks.NEUTRAL`, ``PRESERVE`` or ``TARGET``), level (0–4) and loss weight of one
+    concept."""
 
     role: int
     level: int

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from hierarchy.levels import Hierarchy
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import InputError
-from ontology.common.hashing import config_hash
+from ontology.common.hashing import config_hash, sha256_file
 from ontology.store import read_graph, write_graph
 
 FORMAT = "medunlearn-hierarchy/1"
@@ -106,3 +106,40 @@ def read_hierarchy(hierdir: str | Path) -> Hierarchy:
     reasons = {c: r for c, r in zip(table["id"], table["reason"], strict=True) if r}
     rules = dict(zip(table["id"], table["rule"], strict=True))
     return Hierarchy(graph, levels, paths, reasons, rules, dict(meta.get("options") or {}))
+
+
+def open_hierarchy(source: Any) -> Hierarchy:
+    """The one opener for a hierarchy argument: a :class:`Hierarchy` as it is, a ``ConceptGraph``, a HIER
+    directory, or a graph directory or ontology file (:func:`ontology.loader.open_graph`), whose levels come
+    from the automatic rule.
+
+    Raises
+    ------
+    InputError
+        When ``source`` is none of these.
+    """
+    from hierarchy.levels import build_hierarchy
+    from ontology.graph import ConceptGraph
+    from ontology.loader import open_graph
+
+    if isinstance(source, Hierarchy):
+        return source
+    if isinstance(source, ConceptGraph):
+        return build_hierarchy(source)
+    path = Path(source)
+    if (path / "levels.parquet").is_file():
+        return read_hierarchy(path)
+    if (path / "nodes.parquet").is_file() or path.is_file():
+        return build_hierarchy(open_graph(path))
+    raise InputError(
+        "not a hierarchy directory (levels.parquet), graph directory or ontology file", path=path
+    )
+
+
+def source_hash(path: Path) -> str:
+    """A cache key of a hierarchy argument: the sha256 of ``levels.parquet`` or ``nodes.parquet`` for a
+    directory, of the file itself, or the resolved path."""
+    for name in ("levels.parquet", "nodes.parquet"):
+        if (path / name).is_file():
+            return sha256_file(path / name)
+    return sha256_file(path) if path.is_file() else str(path.resolve())

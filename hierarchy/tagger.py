@@ -18,7 +18,6 @@ import bisect
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any, cast
 
 import spacy
@@ -233,33 +232,6 @@ def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True) -> Language:
     return nlp
 
 
-def resolve_hierarchy(source: Any) -> Any:
-    """A :class:`hierarchy.levels.Hierarchy` from a Hierarchy, a ConceptGraph, a HIER or GRAPH directory,
-    or an ontology file (levels of a graph come from the automatic rule)."""
-    from hierarchy.levels import Hierarchy, build_hierarchy
-
-    if isinstance(source, Hierarchy):
-        return source
-    if isinstance(source, ConceptGraph):
-        return build_hierarchy(source)
-    path = Path(source)
-    if (path / "levels.parquet").is_file():
-        from hierarchy.store import read_hierarchy
-
-        return read_hierarchy(path)
-    if (path / "nodes.parquet").is_file():
-        from ontology.store import read_graph
-
-        return build_hierarchy(read_graph(path))
-    if path.is_file():
-        from ontology.loader import load
-
-        return build_hierarchy(load(path))
-    raise InputError(
-        "not a hierarchy directory (levels.parquet), graph directory or ontology file", path=path
-    )
-
-
 def build_nlp(
     source: Any,
     *,
@@ -282,7 +254,9 @@ def build_nlp(
     scope : iterable of str, optional
         Forget scope: spans then carry ``span._.role`` (otherwise every role is 0).
     """
-    hier = resolve_hierarchy(source)
+    from hierarchy.store import open_hierarchy
+
+    hier = open_hierarchy(source)
     cg = hier.graph
     levels = {cid: hier.level(cid) for cid in cg}
     roles: Mapping[str, int] = {}

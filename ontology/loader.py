@@ -193,3 +193,22 @@ def load(
     from ontology.merge import merge_graphs
 
     return merge_graphs(graphs)
+
+
+def open_graph(path: str | Path) -> ConceptGraph:
+    """A concept graph from a graph directory (``nodes.parquet`` …, :func:`ontology.store.read_graph`) or any
+    ontology file :func:`load` reads: the one opener for a ``GRAPH`` argument.
+
+    Raises
+    ------
+    InputError
+        When ``path`` is neither.
+    """
+    path = Path(path)
+    if path.is_dir() and (path / "nodes.parquet").is_file():
+        from ontology.store import read_graph
+
+        return read_graph(path)
+    if not path.exists():
+        raise InputError("no such graph directory or ontology file", path=path)
+    return load(path)

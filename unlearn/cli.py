@@ -6,10 +6,12 @@ import errno
 import logging
 import os
 import sys
+from pathlib import Path
 
 import typer
 
 from hierarchy.cli import app as hierarchy_app
+from hierarchy.cli_tagging import use_tokenizer_resolver
 from ontology.cli import app as ontology_app
 from ontology.common.errors import MedunlearnError
 from ontology.common.progress import set_quiet
@@ -34,6 +36,16 @@ app.add_typer(unlearn_app, name="unlearn")
 app.add_typer(eval_app, name="eval")
 app.add_typer(model_app, name="model")
 app.add_typer(demo_app, name="demo")
+
+
+def _model_dir(name: str) -> Path:
+    """A prepared model's directory (:func:`unlearn.models.resolve_model_dir`; imports torch only when used)."""
+    from unlearn.models import resolve_model_dir
+
+    return resolve_model_dir(name)
+
+
+use_tokenizer_resolver(_model_dir)  # `hierarchy masks --tokenizer smollm2` finds the prepared model
 
 
 @app.callback()

@@ -17,7 +17,7 @@ def _inputs(
     suite: str, size: str, data: Path | None, methods: str | None, model: str | None, seeds: int,
     limit: int | None, forget_topic: str | None, drop_oral: bool | None,
 ) -> Any:  # fmt: skip
-    from unlearn.eval.runner import resolve_inputs
+    from unlearn.eval.inputs import resolve_inputs
     from unlearn.eval.suite import default_data_dir, load_suite
 
     cfg = load_suite(suite, forget_topic=forget_topic, drop_oral=drop_oral)
@@ -140,8 +140,8 @@ def model(
 ) -> None:
     """Evaluate one checkpoint (e.g. unlearned elsewhere) on a suite's splits: accuracies and MIA AUCs."""
     from ontology.common.errors import MedunlearnError
+    from unlearn.eval.evaluate import evaluate_model_dir, load_reference
     from unlearn.eval.report import _clean, fmt
-    from unlearn.eval.runner import evaluate_model_dir, load_reference
 
     ref = None
     if reference is not None:

@@ -56,9 +56,12 @@ def run(
 @app.command("methods")
 def methods(as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON.")) -> None:
     """List the registered methods and their defaults."""
-    from unlearn.methods import DESCRIPTIONS, METHODS, method_config
+    from unlearn.methods import METHODS, method_config
 
-    rows = {name: {"description": DESCRIPTIONS[name], **method_config(name).model_dump()} for name in METHODS}
+    rows = {
+        name: {"description": m.description, **method_config(name).model_dump()}
+        for name, m in METHODS.items()
+    }
     if as_json:
         typer.echo(json.dumps(rows, indent=2, sort_keys=True))
         return

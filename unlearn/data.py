@@ -1,13 +1,12 @@
 """Forget and retain data for the unlearner: records, a padding collator and seeded batch streams.
 
-A *record* is one tokenized sequence with per-token ``role`` (0 neutral, 1 preserve, 2 target),
-``level`` (0 none, 1–4) and ``weight`` arrays. Records come from
+A *record* is one tokenized sequence with per-token ``role`` (:data:`hierarchy.masks.NEUTRAL`, ``PRESERVE``,
+``TARGET``), ``level`` (0 none, 1–4) and ``weight`` arrays. Records come from
 
-- MASKS Parquet files written by ``medunlearn hierarchy masks`` (the contract of docs/architecture.md); the
+- MASKS Parquet files written by ``medunlearn hierarchy masks``, read through :mod:`hierarchy.masks`; the
   file's ``tokenizer_hash`` must equal the model tokenizer's, or the token ids would mean other words;
 - JSONL/TXT texts, tokenized here (every token neutral, weight 1);
-- MCQ items rendered through the model's chat template: user = question and lettered options,
-  assistant = ``"Answer: X. option text"``.
+- MCQ items rendered through the model's chat template (:func:`unlearn.prompts.render_mcq`).
 
 Forget and retain batches are drawn by two :class:`BatchStream` objects with their own seeded
 generators, so adding retain data never changes which forget items a step sees.
@@ -23,11 +22,10 @@ from typing import Any
 
 import torch
 
+from hierarchy.masks import NEUTRAL, TARGET, mask_rows
 from ontology.common.errors import InputError
 from ontology.common.jsonl import iter_jsonl
-
-LETTERS = "ABCDEFGHIJ"
-MASK_COLUMNS = ("doc_id", "text", "input_ids", "role", "level", "weight")
+from unlearn.prompts import render_mcq
 
 
 @dataclass
@@ -48,102 +46,18 @@ class Record:
 
 def plain_record(doc_id: str, ids: list[int]) -> Record:
     """An unannotated record: every token neutral, weight 1 (plain text, MCQ items, fine-tuning)."""
-    return Record(doc_id, list(ids), [0] * len(ids), [0] * len(ids), [1.0] * len(ids))
+    return Record(doc_id, list(ids), [NEUTRAL] * len(ids), [0] * len(ids), [1.0] * len(ids))
 
 
 # ----------------------------------------------------------------------------------------------- readers
-def masks_metadata(path: str | Path) -> dict[str, str]:
-    """The string metadata of a MASKS Parquet file (``tokenizer_hash``, ``scope``, …)."""
-    import pyarrow.parquet as pq
-
-    meta = pq.read_schema(path).metadata or {}
-    return {k.decode(): v.decode() for k, v in meta.items() if not k.startswith(b"ARROW") and k != b"pandas"}
-
-
-def read_masks(path: str | Path, expected_tokenizer_hash: str | None = None) -> list[Record]:
-    """Read a MASKS Parquet file; check its tokenizer hash and the shape of every row.
-
-    Raises
-    ------
-    InputError
-        Missing columns, a tokenizer other than the model's, or a row whose arrays differ in length.
-    """
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such masks file", path=path)
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise InputError(f"not a readable Parquet file ({exc})", path=path) from None
-    missing = [c for c in MASK_COLUMNS if c not in table.column_names]
-    if missing:
-        raise InputError(f"not a MASKS file: missing column(s) {', '.join(missing)}", path=path)
-    meta = masks_metadata(path)
-    if expected_tokenizer_hash is not None:
-        recorded = meta.get("tokenizer_hash")
-        if not recorded:
-            raise InputError(
-                "no tokenizer_hash in the file metadata; re-run `medunlearn hierarchy masks`", path=path
-            )
-        if recorded != expected_tokenizer_hash:
-            raise InputError(
-                f"masks were tokenized with tokenizer {meta.get('tokenizer_name', '?')} (hash {recorded[:12]}…) "
-                f"but the model's tokenizer has hash {expected_tokenizer_hash[:12]}…; "
-                "re-run `medunlearn hierarchy masks` with this model's tokenizer",
-                path=path,
-            )
-    cols = table.select(["doc_id", "input_ids", "role", "level", "weight"]).to_pydict()
-    records = []
-    for i, doc_id in enumerate(cols["doc_id"]):
-        ids, role, level, weight = (cols[c][i] for c in ("input_ids", "role", "level", "weight"))
-        if not (len(ids) == len(role) == len(level) == len(weight)):
-            raise InputError(
-                f"row {i} (doc_id {doc_id}): input_ids/role/level/weight lengths differ "
-                f"({len(ids)}/{len(role)}/{len(level)}/{len(weight)})",
-                path=path,
-            )
-        records.append(Record(str(doc_id), list(ids), list(role), list(level), [float(w) for w in weight]))
-    return records
+def masks_records(path: str | Path, expected_tokenizer_hash: str | None = None) -> list[Record]:
+    """The records of a MASKS file, read through its owner :func:`hierarchy.masks.mask_rows` (which checks the
+    tokenizer hash and the shape of every row)."""
+    return [Record(*row) for row in mask_rows(path, expected_tokenizer_hash)]
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [{**row, "_line": lineno} for lineno, row in iter_jsonl(path)]
-
-
-def mcq_options(row: dict[str, Any]) -> tuple[list[str], int]:
-    """Options and the 0-based answer index of an MCQ row (MedMCQA ``opa..opd, cop`` or ``options, answer``).
-
-    Examples
-    --------
-    >>> mcq_options({"question": "q", "opa": "x", "opb": "y", "opc": "z", "opd": "w", "cop": 2})
-    (['x', 'y', 'z', 'w'], 2)
-    >>> mcq_options({"question": "q", "options": ["a", "b"], "answer": "B"})
-    (['a', 'b'], 1)
-    """
-    if "opa" in row:
-        options = [str(row.get(k) or "") for k in ("opa", "opb", "opc", "opd")]
-        answer = row.get("cop")
-    else:
-        options = [str(o) for o in row.get("options") or []]
-        answer = row.get("answer")
-    if isinstance(answer, str) and len(answer) == 1 and answer.upper() in LETTERS:
-        answer = LETTERS.index(answer.upper())
-    if not options or not isinstance(answer, int) or not 0 <= answer < len(options):
-        raise ValueError("needs options (opa..opd or options) and a valid answer index (cop or answer)")
-    return options, answer
-
-
-def render_mcq(row: dict[str, Any], tokenizer: Any) -> str:
-    """Render an MCQ item with the chat template: question + lettered options, answer ``"Answer: X. text"``."""
-    from unlearn.models import chat_prompt
-
-    options, answer = mcq_options(row)
-    user = (
-        str(row["question"]).strip() + "\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
-    )
-    return chat_prompt(tokenizer, user, f"Answer: {LETTERS[answer]}. {options[answer]}")
 
 
 def _sniff(path: Path) -> str:
@@ -191,7 +105,7 @@ def load_records(
         raise InputError("no such data file", path=path)
     fmt = _sniff(path) if fmt == "auto" else fmt
     if fmt == "masks":
-        records = read_masks(path, expected_tokenizer_hash)
+        records = masks_records(path, expected_tokenizer_hash)
     elif fmt == "text" and path.suffix.lower() == ".txt":
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
         records = [
@@ -237,7 +151,8 @@ class TokenDataset(torch.utils.data.Dataset):
     def target_token_count(self) -> int:
         """Tokens with role target and positive weight, over all records."""
         return sum(
-            sum(1 for ro, w in zip(r.role, r.weight, strict=True) if ro == 2 and w > 0) for r in self.records
+            sum(1 for ro, w in zip(r.role, r.weight, strict=True) if ro == TARGET and w > 0)
+            for r in self.records
         )
 
 

@@ -1,6 +1,7 @@
-"""Stage bodies shared by the demo and the benchmark suites: tag + mask, fine-tune, unlearn.
+"""Stage bodies shared by the demo and the benchmark suites: hierarchy, tag + mask, fine-tune, unlearn, evaluate.
 
-Each ``*_stage`` function returns a callable ``fn(workdir) -> info`` for :class:`unlearn.stages.StageRunner`.
+Each ``*_stage`` function returns a callable ``fn(workdir) -> info`` for :class:`unlearn.stages.StageRunner`;
+``*_stages`` run one such stage per method or model through a runner.
 """
 
 from __future__ import annotations
@@ -9,12 +10,23 @@ import json
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ontology.common.atomic import atomic_write_text
+from unlearn.config import RunConfig
 from unlearn.finetune import FinetuneConfig
+from unlearn.recipes import UnlearnRecipe
+from unlearn.stages import StageResult
 
 StageFn = Callable[[Path], dict[str, Any]]
+
+
+class Runner(Protocol):
+    """What runs a stage: :class:`unlearn.stages.StageRunner` or the benchmark's progress tracker."""
+
+    def run(
+        self, name: str, config: dict[str, Any], fn: StageFn, *, label: str | None = None
+    ) -> StageResult: ...
 
 
 def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -50,8 +62,8 @@ def mask_documents(
     ``target_from`` offset before which tagged target concepts are dropped (they stay neutral). Returns the
     role counts per part.
     """
-    from hierarchy.masks import write_masks
-    from hierarchy.roles import TARGET, assign_roles
+    from hierarchy.masks import NEUTRAL, TARGET, write_masks
+    from hierarchy.roles import assign_roles
     from hierarchy.scope import Scope
     from hierarchy.store import read_hierarchy
     from hierarchy.tagger import build_nlp, tag_texts
@@ -67,7 +79,9 @@ def mask_documents(
         for d, tagged in zip(docs, tag_texts(nlp, [d["text"] for d in docs]), strict=True):
             start = d.get("target_from", 0)
             kept = [
-                sp for sp in tagged if sp["start"] >= start or table.get(sp["concept_id"], (0,))[0] != TARGET
+                sp
+                for sp in tagged
+                if sp["start"] >= start or table.get(sp["concept_id"], (NEUTRAL,))[0] != TARGET
             ]
             rows.append({"doc_id": d["doc_id"], "text": d["text"], "spans": kept + d.get("extra_spans", [])})
         write_jsonl(out / f"{part}.spans.jsonl", rows)
@@ -101,25 +115,35 @@ def finetune_stage(
     return run
 
 
-def unlearn_stage_key(run_config: dict[str, Any], label: str) -> dict[str, Any]:
-    """The stage key of an unlearning run: its config with every default filled in (``output`` aside), so
-    that a changed default reruns a cached stage instead of silently reusing it."""
-    from ontology.common.config import validate_config
-    from unlearn.config import RunConfig
-
-    resolved = validate_config(run_config, RunConfig, source=label).model_dump(mode="json")
-    return {k: v for k, v in resolved.items() if k != "output"}
-
-
-def unlearn_stage(run_config: dict[str, Any], label: str) -> StageFn:
-    """Run :class:`unlearn.trainer.Unlearner` with ``run_config`` (its ``output.dir`` set to the workdir)."""
+def hierarchy_stage(graph_dir: Path) -> StageFn:
+    """Fold the concept graph in ``graph_dir`` into four levels; save it as ``workdir/hier``."""
 
     def run(out: Path) -> dict[str, Any]:
-        from ontology.common.config import validate_config
-        from unlearn.config import RunConfig
+        from hierarchy.levels import build_hierarchy
+        from hierarchy.store import write_hierarchy
+        from ontology.store import read_graph
+
+        hier = build_hierarchy(read_graph(graph_dir))
+        write_hierarchy(hier, out / "hier")
+        return hier.stats()
+
+    return run
+
+
+def unlearn_stage_key(run_config: RunConfig) -> dict[str, Any]:
+    """The stage key of an unlearning run: its config with every default filled in (``output`` aside), so
+    that a changed default reruns a cached stage instead of silently reusing it."""
+    return {k: v for k, v in run_config.model_dump(mode="json").items() if k != "output"}
+
+
+def unlearn_stage(run_config: RunConfig) -> StageFn:
+    """Run :class:`unlearn.trainer.Unlearner` with ``run_config``, its ``output.dir`` set to the workdir."""
+
+    def run(out: Path) -> dict[str, Any]:
+        from unlearn.config import OutputSection
         from unlearn.trainer import Unlearner
 
-        cfg = validate_config({**run_config, "output": {"dir": str(out)}}, RunConfig, source=label)
+        cfg = run_config.model_copy(update={"output": OutputSection(dir=str(out))}, deep=True)
         result = Unlearner(cfg).run()
         if result.status == "interrupted":
             raise KeyboardInterrupt
@@ -135,6 +159,46 @@ def unlearn_stage(run_config: dict[str, Any], label: str) -> StageFn:
         }
 
     return run
+
+
+def unlearn_stages(
+    runner: Runner, recipe: UnlearnRecipe, methods: Sequence[str], *, seed: int, model: str, forget: Path,
+    retain: Path, max_length: int,
+) -> dict[str, StageResult]:  # fmt: skip
+    """Unlearn the model ``model`` with each method on the recipe's budget (stages ``unlearn-<method>``)."""
+    out = {}
+    for method in methods:
+        cfg = recipe.run_config(
+            method, seed=seed, model=model, forget=str(forget), retain=[str(retain)], max_length=max_length
+        )
+        out[method] = runner.run(
+            f"unlearn-{method}", unlearn_stage_key(cfg), unlearn_stage(cfg), label=f"unlearn {method}"
+        )
+    return out
+
+
+def evaluate_stages(
+    runner: Runner,
+    models: Mapping[str, str],
+    key: Mapping[str, Any],
+    evaluate: Callable[[Any, Any], dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """``evaluate(model, tokenizer)`` of each model directory (stages ``evaluate-<name>``, keyed by the model
+    and ``key``); returns what each evaluation returned."""
+    from unlearn.models import load_model
+
+    def stage(model_dir: str) -> StageFn:
+        def run(out: Path) -> dict[str, Any]:
+            return evaluate(*load_model(model_dir))
+
+        return run
+
+    return {
+        name: runner.run(
+            f"evaluate-{name}", {"model": path, **key}, stage(path), label=f"evaluate {name}"
+        ).info
+        for name, path in models.items()
+    }
 
 
 def history_curve(stage_dir: Path) -> list[dict[str, Any]]:

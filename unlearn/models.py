@@ -23,7 +23,8 @@ import torch
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import sha256_file
-from ontology.common.paths import model_cache_dir
+from ontology.common.paths import home
+from unlearn.prompts import chat_prompt
 from unlearn.tensor_io import save_pretrained
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,31 @@ CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+
+def model_cache_dir(name: str) -> Path:
+    """The directory a registered model named ``name`` is prepared into: ``$MEDUNLEARN_HOME/models/NAME``."""
+    return home() / "models" / name
+
+
+def resolve_model_dir(name_or_path: str | Path) -> Path:
+    """A local model/tokenizer directory for a path or an already prepared registry name (never builds one).
+
+    Raises
+    ------
+    MedunlearnError
+        When the path does not exist and no prepared model has that name.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    cached = model_cache_dir(str(name_or_path))
+    if (cached / "config.json").is_file() or (cached / "tokenizer.json").is_file():
+        return cached
+    raise MedunlearnError(
+        f"{name_or_path}: no such model directory and no prepared model of that name; "
+        f"run `medunlearn model prepare {name_or_path}` or pass a local Hugging Face directory"
+    )
 
 
 @dataclass(frozen=True)
@@ -289,23 +315,10 @@ def load_model(name_or_path: str | Path, dtype: torch.dtype = torch.float32) -> 
 
 
 def tokenizer_hash(tokenizer: Any) -> str:
-    """The hash that MASKS files record (see :func:`hierarchy.masks.tokenizer_hash`)."""
-    from hierarchy.masks import tokenizer_hash as masks_tokenizer_hash
+    """The hash that MASKS files record (see :func:`hierarchy.alignment.tokenizer_hash`)."""
+    from hierarchy.alignment import tokenizer_hash as masks_tokenizer_hash
 
     return masks_tokenizer_hash(tokenizer)
-
-
-def chat_prompt(tokenizer: Any, user: str, assistant: str | None = None) -> str:
-    """Render one user turn (and optionally the assistant's answer) through the chat template."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise MedunlearnError(
-            "the tokenizer has no chat template; this model cannot be prompted as a chat model"
-        )
-    messages = [{"role": "user", "content": user}]
-    if assistant is None:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    messages.append({"role": "assistant", "content": assistant})
-    return tokenizer.apply_chat_template(messages, tokenize=False)
 
 
 @torch.no_grad()

@@ -13,20 +13,45 @@
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.config import save_resolved
 from ontology.common.hashing import sha256_file
+from unlearn.config import RunConfig
 from unlearn.tensor_io import save_pretrained
 
-if TYPE_CHECKING:
-    from unlearn.trainer import RunResult, Unlearner
-
 MANIFEST = "manifest.json"
+
+
+@dataclass
+class RunResult:
+    """What a run did and read; :func:`write_outputs` turns it into the manifest."""
+
+    status: str  # "completed" | "early_stop" | "interrupted"
+    reason: str | None
+    steps: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    peak_memory_bytes: int = 0
+    peak_memory_per_rank: list[int] = field(default_factory=list)  # each process, before the outputs
+    selected: int = 0
+    trainable_tensors: int = 0
+    epsilon: dict[str, float] | None = None
+    out_dir: Path | None = None
+    manifest: dict[str, Any] | None = None
+    is_main: bool = True
+    tokenizer_hash: str = ""
+    forget_records: int = 0
+    forget_target_tokens: int = 0
+    retain_records: int = 0
+    scope: str | None = None
+    device: str = ""
 
 
 def input_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
@@ -57,28 +82,29 @@ def _after_state(model: Any, keys: Any) -> dict[str, torch.Tensor]:
     return {k: state[k].detach().cpu() for k in keys if k in state}
 
 
-def write_outputs(run: Unlearner, result: RunResult) -> dict[str, Any]:
-    """Write model/adapter, patch, resolved config and manifest for a finished run; return the manifest."""
+def write_outputs(
+    cfg: RunConfig, model: Any, tokenizer: Any, result: RunResult
+) -> tuple[dict[str, Any], Any]:
+    """Write model/adapter, patch, resolved config and manifest of a finished run (``cfg``: its
+    :class:`~unlearn.config.RunConfig`); return the manifest and the model as saved (LoRA: merged)."""
     from unlearn.models import prepare
     from unlearn.patch import changed_parameter_count, compute_patch, save_patch
     from unlearn.selection import mask_size
 
-    cfg, out = run.cfg, run.out
+    out = Path(cfg.output.dir)
     out.mkdir(parents=True, exist_ok=True)
     model_dir = prepare(cfg.model.name)
     before = input_weights(model_dir)
-    model = run.model
     lora = cfg.train.lora.enabled
     if lora:
         if cfg.output.save_model:
             with atomic_path(out / "adapter", is_dir=True) as tmp:
                 save_pretrained(model, tmp)
         model = model.merge_and_unload()
-        run.model = model
     after = _after_state(model, before)
     changed, total = changed_parameter_count(before, after)
     if cfg.output.save_model and (not lora or cfg.train.lora.merge):
-        save_model(model, run.tokenizer, out / "model")
+        save_model(model, tokenizer, out / "model")
     if cfg.output.save_patch:
         patch = compute_patch(before, after, {"base_model": cfg.model.name, "method": cfg.method.name})
         save_patch(patch, out / "patch")
@@ -94,19 +120,19 @@ def write_outputs(run: Unlearner, result: RunResult) -> dict[str, Any]:
             "name": cfg.model.name,
             "dir": str(model_dir),
             "weights_sha256": file_hashes(model_dir),
-            "tokenizer_hash": run.tok_hash,
+            "tokenizer_hash": result.tokenizer_hash,
         },
         "data": {
             "forget": {
                 "path": cfg.data.forget,
                 "sha256": sha256_file(cfg.data.forget),
-                "records": len(run.forget),
+                "records": result.forget_records,
             },
-            "forget_target_tokens": run.forget.target_token_count(),
+            "forget_target_tokens": result.forget_target_tokens,
             "retain": [{"path": p, "sha256": sha256_file(p)} for p in cfg.data.retain],
-            "retain_records": len(run.retain),
+            "retain_records": result.retain_records,
         },
-        "scope": run.scope,
+        "scope": result.scope,
         "selected_coordinates": result.selected,
         "mask_size": mask_size(_load_mask(mask_file))
         if cfg.method.selection == "fisher" and not lora and mask_file.is_file()
@@ -124,7 +150,7 @@ def write_outputs(run: Unlearner, result: RunResult) -> dict[str, Any]:
         "seconds_by_phase": result.seconds,
         "peak_memory_bytes": result.peak_memory_bytes,
         "peak_memory_bytes_per_rank": result.peak_memory_per_rank,
-        "device": str(run.device),
+        "device": result.device,
         "epsilon": result.epsilon,
         "versions": {
             "python": platform.python_version(),
@@ -135,7 +161,7 @@ def write_outputs(run: Unlearner, result: RunResult) -> dict[str, Any]:
     }
     atomic_write_json(out / MANIFEST, manifest)
     atomic_write_json(out / "history.json", result.history)
-    return manifest
+    return manifest, model
 
 
 def _load_mask(path: Path) -> dict[str, torch.Tensor]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -215,3 +216,84 @@ def clip_drift(
     drift = current - initial
     clipped = clip_step(drift, max_norm, all_reduce)
     return current if clipped is drift else initial + clipped
+
+
+# ------------------------------------------------------------------------------------------ per method
+class GradientProjection:
+    """How a step combines the forget gradient with the retain gradient (``method.projection: none``: the
+    forget gradient alone; the retain gradient is then already in it). Subclasses keep their state in
+    checkpoints under the keys ``basis`` and ``gru_ema``."""
+
+    def combine(self, step: int, g_forget: Tensor, g_retain: Tensor) -> Tensor:
+        return g_forget
+
+    def state_dict(self) -> dict[str, object]:
+        return {"basis": None, "gru_ema": None}
+
+    def load_state_dict(self, state: Mapping[str, object], device: torch.device | str) -> None:
+        """Restore the state of :meth:`state_dict` onto ``device``."""
+
+
+class BasisProjection(GradientProjection):
+    """``basis``: the forget gradient projected off the last ``basis_k`` retain gradients (added to the basis
+    every ``refresh_every`` steps), plus the retain gradient."""
+
+    def __init__(self, k: int, refresh_every: int, all_reduce: AllReduce | None) -> None:
+        self.basis = RetainBasis(k, all_reduce)
+        self.refresh_every = refresh_every
+
+    def combine(self, step: int, g_forget: Tensor, g_retain: Tensor) -> Tensor:
+        if step % self.refresh_every == 0:
+            self.basis.add(g_retain)
+        return self.basis.project_out(g_forget) + g_retain
+
+    def state_dict(self) -> dict[str, object]:
+        return {"basis": self.basis.state_dict(), "gru_ema": None}
+
+    def load_state_dict(self, state: Mapping[str, object], device: torch.device | str) -> None:
+        saved = state["basis"]
+        assert isinstance(saved, Mapping)
+        self.basis.load_state_dict({k: v.to(device) for k, v in saved.items()})
+
+
+class GRUProjection(GradientProjection):
+    """``gru``: the forget gradient projected off an EMA of the retain gradient when they conflict."""
+
+    def __init__(self, all_reduce: AllReduce | None) -> None:
+        self.all_reduce = all_reduce
+        self.ema: Tensor | None = None
+
+    def combine(self, step: int, g_forget: Tensor, g_retain: Tensor) -> Tensor:
+        self.ema = ema_update(self.ema, g_retain)
+        return gru_project(g_forget, self.ema, self.all_reduce) + g_retain
+
+    def state_dict(self) -> dict[str, object]:
+        return {"basis": None, "gru_ema": self.ema}
+
+    def load_state_dict(self, state: Mapping[str, object], device: torch.device | str) -> None:
+        ema = state["gru_ema"]
+        self.ema = None if ema is None else ema.to(device)  # type: ignore[attr-defined]
+
+
+class PCGradProjection(GradientProjection):
+    """``pcgrad``: the forget gradient projected off the retain gradient when they conflict."""
+
+    def __init__(self, all_reduce: AllReduce | None) -> None:
+        self.all_reduce = all_reduce
+
+    def combine(self, step: int, g_forget: Tensor, g_retain: Tensor) -> Tensor:
+        return pcgrad(g_forget, g_retain, self.all_reduce) + g_retain
+
+
+#: ``method.projection`` -> (method config, all-reduce) -> its projection
+PROJECTIONS: dict[str, Callable[[Any, AllReduce | None], GradientProjection]] = {
+    "none": lambda method, all_reduce: GradientProjection(),
+    "basis": lambda method, all_reduce: BasisProjection(method.basis_k, method.refresh_every, all_reduce),
+    "gru": lambda method, all_reduce: GRUProjection(all_reduce),
+    "pcgrad": lambda method, all_reduce: PCGradProjection(all_reduce),
+}
+
+
+def make_projection(method: Any, all_reduce: AllReduce | None = None) -> GradientProjection:
+    """The projection a method config names (``method.projection``)."""
+    return PROJECTIONS[method.projection](method, all_reduce)

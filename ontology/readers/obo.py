@@ -26,7 +26,7 @@ mode too: the line itself is well formed). A cyclic ``is_a`` is read as is (dete
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from sys import intern
 from typing import Any
@@ -44,24 +44,6 @@ _OLD_SYNONYM_TAGS = {
     "narrow_synonym": "NARROW",
 }
 _SCOPES = {s: s for s in SYNONYM_SCOPES}  # maps to the shared constant: one string object per scope
-_IGNORED_TAGS = frozenset(
-    (
-        "namespace",
-        "subset",
-        "comment",
-        "created_by",
-        "creation_date",
-        "property_value",
-        "consider",
-        "intersection_of",
-        "union_of",
-        "disjoint_from",
-        "equivalent_to",
-        "is_anonymous",
-        "builtin",
-        "use_term",
-    )
-)
 _ESCAPES = {"n": "\n", "t": "\t", "W": " "}
 
 
@@ -167,6 +149,144 @@ class _Term:
         self.replaced_by: list[str] | None = None
 
 
+def _tag_readers(skips: Skips) -> dict[str, Callable[[_Term, str, int], None]]:
+    """``tag -> read(term, value, line number)`` for every tag a ``[Term]`` stanza keeps (``id`` aside)."""
+
+    def quoted(what: str, value: str, number: int) -> tuple[str, str] | None:
+        parsed = _quoted(value)
+        if parsed is None:
+            skips.add(f"{what} without a closed quoted text", number)
+        return parsed
+
+    def is_a(term: _Term, value: str, number: int) -> None:
+        target = _first_token(value)
+        if not target:
+            skips.add("is_a without a target", number)
+            return
+        term.is_a.append((intern(target), number))  # one string object per id, shared by the edges
+
+    def synonym(term: _Term, value: str, number: int) -> None:
+        if (parsed := quoted("synonym", value, number)) is None:
+            return
+        syn, rest = parsed
+        token = rest.split(None, 1)[0] if rest else "RELATED"
+        scope = _SCOPES.get(token)
+        if scope is None:
+            if not token.startswith("["):
+                skips.add(f"synonym scope {token!r} is not EXACT, RELATED, BROAD or NARROW", number)
+                return
+            scope = "RELATED"  # OBO 1.2 style without a scope
+        term.synonyms.append((syn, scope))
+
+    def old_synonym(tag: str) -> Callable[[_Term, str, int], None]:
+        def read(term: _Term, value: str, number: int) -> None:
+            if (parsed := quoted(tag, value, number)) is not None:
+                term.synonyms.append((parsed[0], _OLD_SYNONYM_TAGS[tag]))
+
+        return read
+
+    def xref(term: _Term, value: str, number: int) -> None:
+        if ref := _first_token(value):
+            term.xrefs.append(ref)
+
+    def name(term: _Term, value: str, number: int) -> None:
+        term.label = value
+
+    def definition(term: _Term, value: str, number: int) -> None:
+        if (parsed := quoted("def", value, number)) is not None:
+            term.definition = parsed[0]
+
+    def alt_id(term: _Term, value: str, number: int) -> None:
+        if alt := _first_token(value):
+            term.alt_ids = [*(term.alt_ids or ()), alt]
+
+    def obsolete(term: _Term, value: str, number: int) -> None:
+        term.obsolete = value.split(None, 1)[0].lower() == "true" if value else False
+
+    def replaced_by(term: _Term, value: str, number: int) -> None:
+        if target := _first_token(value):
+            term.replaced_by = [*(term.replaced_by or ()), target]
+
+    def relationship(term: _Term, value: str, number: int) -> None:
+        parts = value.split(None, 2)
+        if len(parts) < 2 or parts[1].startswith("!"):
+            skips.add("relationship needs a relation and a target", number)
+            return
+        term.relationships = [*(term.relationships or ()), (parts[0], parts[1])]
+
+    readers = {
+        "is_a": is_a, "synonym": synonym, "xref": xref, "name": name, "def": definition, "alt_id": alt_id,
+        "is_obsolete": obsolete, "replaced_by": replaced_by, "relationship": relationship,
+    }  # fmt: skip
+    return readers | {tag: old_synonym(tag) for tag in _OLD_SYNONYM_TAGS}
+
+
+class _Reader:
+    """The state of one pass over an OBO file: header, terms by id, the stanza being read."""
+
+    def __init__(self, skips: Skips) -> None:
+        self.skips = skips
+        self.terms: dict[str, _Term] = {}
+        self.header: dict[str, str] = {}
+        self.term: _Term | None = None  # the [Term] stanza being read; None in other stanzas
+        self.in_header = True
+        self.has_id = True  # whether the current [Term] stanza has had its id line
+        self.readers = _tag_readers(skips)
+
+    def end_stanza(self) -> None:
+        if self.term is not None and not self.has_id:
+            self.skips.add("[Term] stanza without an id", self.term.line)
+
+    def stanza(self, line: str, number: int) -> None:
+        self.in_header = False
+        self.end_stanza()
+        self.term = _Term(number) if line == "[Term]" else None
+        self.has_id = self.term is None
+        if self.term is None and line not in ("[Typedef]", "[Instance]"):
+            self.skips.add(f"unknown stanza {line}", number)
+
+    def header_line(self, tag: str, value: str) -> None:
+        if tag == "property_value":
+            key, _, rest = value.partition(" ")
+            self.header[f"property_value:{key}"] = _header_value(rest)
+        elif tag not in self.header:
+            self.header[tag] = value
+
+    def term_id(self, value: str, number: int) -> None:
+        assert self.term is not None
+        tid = intern(_first_token(value))
+        if not tid:
+            self.skips.add("empty id", number)
+            return
+        self.has_id = True
+        existing = self.terms.get(tid)
+        if existing is not None:  # a repeated stanza is merged into the first
+            self.term = existing
+        else:
+            self.terms[tid] = self.term
+
+    def line(self, line: str, number: int) -> None:
+        if line[0] == "!":
+            return
+        if line[0] == "[":
+            self.stanza(line, number)
+            return
+        colon = line.find(":")
+        if colon <= 0:
+            self.skips.add(f"not a 'tag: value' line: {line[:60]!r}", number)
+            return
+        tag, value = line[:colon], line[colon + 1 :].strip()
+        if self.in_header:
+            self.header_line(tag, value)
+        elif self.term is None:
+            return  # [Typedef] / [Instance] stanzas are read past
+        elif tag == "id":
+            self.term_id(value, number)
+        elif (read := self.readers.get(tag)) is not None:
+            read(self.term, value, number)
+        # ignored and unknown tags (OBO allows extensions) are read past without a note
+
+
 @gc_paused()  # about twice as fast at 100k concepts
 def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
     """Read an OBO 1.4 (or 1.2) file into a concept graph.
@@ -188,126 +308,16 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
     ['X:1']
     """
     path = Path(path)
-    skips = Skips(path, strict)
-    terms: dict[str, _Term] = {}
-    header: dict[str, str] = {}
-    term: _Term | None = None
-    in_header = True
-    in_other_stanza = False
-    has_id = True  # whether the current [Term] stanza has had its id line
+    reader = _Reader(Skips(path, strict))
     number = 0
-
-    for number, line in _lines(path, skips):
-        if line[0] == "!":
-            continue
-        if line[0] == "[":
-            in_header = False
-            if term is not None and not has_id:
-                skips.add("[Term] stanza without an id", term.line)
-            if line == "[Term]":
-                term = _Term(number)
-                has_id = False
-                in_other_stanza = False
-                continue
-            term = None
-            in_other_stanza = True
-            if line not in ("[Typedef]", "[Instance]"):
-                skips.add(f"unknown stanza {line}", number)
-            continue
-        colon = line.find(":")
-        if colon <= 0:
-            skips.add(f"not a 'tag: value' line: {line[:60]!r}", number)
-            continue
-        tag = line[:colon]
-        value = line[colon + 1 :].strip()
-        if in_header:
-            if tag not in header or tag == "property_value":
-                if tag == "property_value":
-                    key, _, rest = value.partition(" ")
-                    header[f"property_value:{key}"] = _header_value(rest)
-                else:
-                    header[tag] = value
-            continue
-        if in_other_stanza:
-            continue
-        if term is None:
-            continue
-        if tag == "id":
-            tid = intern(_first_token(value))
-            if not tid:
-                skips.add("empty id", number)
-                continue
-            has_id = True
-            existing = terms.get(tid)
-            if existing is not None:  # a repeated stanza is merged into the first
-                term = existing
-            else:
-                terms[tid] = term
-        elif tag == "is_a":
-            target = _first_token(value)
-            if target:
-                term.is_a.append((intern(target), number))  # one string object per id, shared by the edges
-            else:
-                skips.add("is_a without a target", number)
-        elif tag == "synonym":
-            parsed = _quoted(value)
-            if parsed is None:
-                skips.add("synonym without a closed quoted text", number)
-                continue
-            syn, rest = parsed
-            token = rest.split(None, 1)[0] if rest else "RELATED"
-            scope = _SCOPES.get(token)
-            if scope is None:
-                if not token.startswith("["):
-                    skips.add(f"synonym scope {token!r} is not EXACT, RELATED, BROAD or NARROW", number)
-                    continue
-                scope = "RELATED"  # OBO 1.2 style without a scope
-            term.synonyms.append((syn, scope))
-        elif tag == "xref":
-            ref = _first_token(value)
-            if ref:
-                term.xrefs.append(ref)
-        elif tag == "name":
-            term.label = value
-        elif tag == "def":
-            parsed = _quoted(value)
-            if parsed is None:
-                skips.add("def without a closed quoted text", number)
-                continue
-            term.definition = parsed[0]
-        elif tag == "alt_id":
-            alt = _first_token(value)
-            if alt:
-                term.alt_ids = [*(term.alt_ids or ()), alt]
-        elif tag == "is_obsolete":
-            term.obsolete = value.split(None, 1)[0].lower() == "true" if value else False
-        elif tag == "replaced_by":
-            target = _first_token(value)
-            if target:
-                term.replaced_by = [*(term.replaced_by or ()), target]
-        elif tag == "relationship":
-            parts = value.split(None, 2)
-            if len(parts) < 2 or parts[1].startswith("!"):
-                skips.add("relationship needs a relation and a target", number)
-                continue
-            term.relationships = [*(term.relationships or ()), (parts[0], parts[1])]
-        elif tag in _OLD_SYNONYM_TAGS:
-            parsed = _quoted(value)
-            if parsed is None:
-                skips.add(f"{tag} without a closed quoted text", number)
-                continue
-            term.synonyms.append((parsed[0], _OLD_SYNONYM_TAGS[tag]))
-        elif tag in _IGNORED_TAGS:
-            continue
-        # other tags (OBO allows extensions) are read past without a note
-
-    if term is not None and not has_id:
-        skips.add("[Term] stanza without an id", term.line)
+    for number, line in _lines(path, reader.skips):
+        reader.line(line, number)
+    reader.end_stanza()
     if number == 0:
         raise InputError("empty file", path)
-    if not terms:
+    if not reader.terms:
         raise InputError("no [Term] stanza with an id found: not an OBO ontology", path)
-    return _build(path, terms, header, skips)
+    return _build(path, reader.terms, reader.header, reader.skips)
 
 
 def _build(path: Path, terms: dict[str, _Term], header: dict[str, str], skips: Skips) -> ConceptGraph:

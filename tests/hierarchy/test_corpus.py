@@ -184,8 +184,8 @@ def cli_app() -> typer.Typer:
     return app
 
 
-def test_cli_tag_masks_preview(cli_app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
+@pytest.mark.usefixtures("home")
+def test_cli_tag_masks_preview(cli_app: typer.Typer, tmp_path: Path) -> None:
     from unlearn.models import prepare
 
     tok_dir = prepare("tiny-llama")

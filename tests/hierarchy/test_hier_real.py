@@ -13,7 +13,8 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from hierarchy.levels import Hierarchy, build_hierarchy
-from hierarchy.roles import PRESERVE, TARGET, assign_roles
+from hierarchy.masks import PRESERVE, TARGET
+from hierarchy.roles import assign_roles
 from hierarchy.scope import Scope
 from ontology.readers.mesh_tree import read_mesh_tree
 from ontology.readers.tabular import read_tabular
@@ -138,6 +139,7 @@ def test_disease_ontology_depth_levels(shared_data: Path) -> None:
     assert folded.levels == {cid: max(1, min(d, 4)) for cid, d in depth.items()}
 
 
+@pytest.mark.slow  # the whole ICD-10-CM release
 def test_icd10cm_kinds_from_the_real_release() -> None:
     simple = pytest.importorskip("simple_icd_10_cm")
     from ontology.readers.icd10cm import read_icd10cm

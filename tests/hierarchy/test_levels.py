@@ -6,7 +6,7 @@ import pytest
 
 from hierarchy.levels import HierarchyConfig, build_hierarchy
 from hierarchy.rules import depth_level, mesh_level, mesh_position, read_mapping, rule_for
-from hierarchy.store import read_hierarchy, write_hierarchy
+from hierarchy.store import open_hierarchy, read_hierarchy, source_hash, write_hierarchy
 from ontology.common.errors import InputError
 from ontology.graph import ConceptGraph
 
@@ -283,3 +283,17 @@ def test_store_roundtrip(mesh: ConceptGraph, tmp_path) -> None:
     assert back.graph.label("MESH:D001008") == "Anxiety Disorders"
     with pytest.raises(InputError, match="not a hierarchy directory"):
         read_hierarchy(tmp_path)
+
+
+def test_open_hierarchy_takes_every_form_of_the_argument(mesh: ConceptGraph, tmp_path) -> None:
+    from ontology.store import write_graph
+
+    h = build_hierarchy(mesh)
+    write_hierarchy(h, tmp_path / "HIER")
+    write_graph(mesh, tmp_path / "GRAPH")
+    assert open_hierarchy(h) is h
+    for source in (mesh, tmp_path / "HIER", tmp_path / "GRAPH", str(tmp_path / "GRAPH")):
+        assert open_hierarchy(source).levels == h.levels
+    assert source_hash(tmp_path / "HIER") != source_hash(tmp_path / "GRAPH")
+    with pytest.raises(InputError, match="not a hierarchy directory .*, graph directory or ontology file"):
+        open_hierarchy(tmp_path)

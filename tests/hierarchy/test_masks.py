@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from hierarchy.alignment import build_masks, check_fast, load_fast_tokenizer, project, render, tokenizer_hash
 from hierarchy.lexicon import Lexicon
-from hierarchy.masks import (
-    MASKS_SCHEMA,
-    build_masks,
-    check_fast,
-    load_fast_tokenizer,
-    project,
-    read_masks,
-    render,
-    tokenizer_hash,
-    write_masks,
-)
+from hierarchy.masks import MASKS_SCHEMA, read_masks, write_masks
 from hierarchy.preview import segments, to_html
 from hierarchy.tagger import make_pipeline, tag_text
 from ontology.common.errors import MedunlearnError
@@ -101,19 +93,8 @@ ROLE_TABLE = {cid: (role, level, weight) for cid, (_, role, level, weight) in TA
 
 
 @pytest.fixture(scope="module")
-def tiny_tok(tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("home")
-    old = os.environ.get("MEDUNLEARN_HOME")
-    os.environ["MEDUNLEARN_HOME"] = str(home)
-    try:
-        from unlearn.models import prepare
-
-        return load_fast_tokenizer(prepare("tiny-llama"))
-    finally:
-        if old is None:
-            os.environ.pop("MEDUNLEARN_HOME", None)
-        else:
-            os.environ["MEDUNLEARN_HOME"] = old
+def tiny_tok(tiny: tuple[Any, Any]):
+    return load_fast_tokenizer(tiny[1])
 
 
 @pytest.fixture(scope="module")
@@ -227,9 +208,15 @@ def test_slow_tokenizer_is_a_clear_error(tmp_path: Path, spans_rows) -> None:
         list(build_masks(spans_rows, slow, ROLE_TABLE))
 
 
-def test_missing_tokenizer_names_the_model() -> None:
-    with pytest.raises(MedunlearnError, match="no-such-model"):
-        load_fast_tokenizer("no-such-model")
+def test_missing_tokenizer_names_the_directory(tmp_path: Path) -> None:
+    with pytest.raises(MedunlearnError, match="no-such-model: no such tokenizer directory"):
+        load_fast_tokenizer(tmp_path / "no-such-model")
+    with pytest.raises(MedunlearnError, match="cannot load a tokenizer"):
+        load_fast_tokenizer(tmp_path)
+
+
+def test_a_tokenizer_object_is_taken_as_it_is(tiny_tok) -> None:
+    assert load_fast_tokenizer(tiny_tok) is tiny_tok
 
 
 def test_preview_segments_and_html(tiny_tok, spans_rows, tmp_path: Path) -> None:

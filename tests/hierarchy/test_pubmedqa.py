@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hierarchy.levels import build_hierarchy
 from hierarchy.tagger import build_nlp, tag_texts
 from ontology.readers.mesh_tree import read_mesh_tree
@@ -79,6 +81,7 @@ def score(data: Path) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow  # tags the whole PubMedQA sample
 def test_pubmedqa_against_indexer_headings(shared_data: Path) -> None:
     m = score(shared_data)
     assert m["abstracts"] == 1000

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hierarchy.levels import Hierarchy, build_hierarchy
-from hierarchy.roles import NEUTRAL, PRESERVE, TARGET, ConceptRole, RoleWeights, assign_roles, role_counts
+from hierarchy.masks import NEUTRAL, PRESERVE, TARGET
+from hierarchy.roles import ConceptRole, RoleWeights, assign_roles, role_counts
 from hierarchy.scope import Scope
 from ontology.common.config import validate_config
 from ontology.common.errors import ConfigError

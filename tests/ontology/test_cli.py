@@ -102,6 +102,7 @@ def test_console_script_reports_bad_input_in_one_line(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow  # the whole MeSH tree through the CLI
 def test_build_and_stats_on_the_2017_mesh_tree(shared_data, tmp_path):
     path = shared_data / "mesh" / "raw" / "2017MeshTree.txt"
     with open(path, encoding="utf-8-sig", newline="") as fh:

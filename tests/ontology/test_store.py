@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from pathlib import Path
 
 import networkx as nx
@@ -106,24 +105,16 @@ def _generated(n: int) -> ConceptGraph:
     return cg
 
 
-def _best_reload(directory: Path, repeat: int = 3) -> tuple[ConceptGraph, float]:
-    """Best of a few reloads: the test machine is shared, one run can be slowed by a neighbour."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        back = read_graph(directory)
-        best = min(best, time.perf_counter() - start)
-    return back, best
-
-
-def test_reload_30k_concepts_well_under_a_second(tmp_path):
+def test_reload_30k_concepts(tmp_path):
+    """Reload speed is measured in benchmarks/bench_ontology_owl.py (``cache``), not here."""
     cg = _generated(30_000)
     write_graph(cg, tmp_path / "g")
-    back, elapsed = _best_reload(tmp_path / "g")
+    back = read_graph(tmp_path / "g")
     assert len(back) == 30_000 and back.graph.number_of_edges() == 29_999
-    assert elapsed < 1.0, f"reload took {elapsed:.2f} s"
+    assert back.concept("X:29999") == cg.concept("X:29999")
 
 
+@pytest.mark.slow  # the whole MeSH tree
 def test_mesh_2017_tree_round_trip(shared_data, tmp_path):
     mesh_tree = pytest.importorskip("ontology.readers.mesh_tree")
     path = shared_data / "mesh" / "raw" / "2017MeshTree.txt"
@@ -132,7 +123,6 @@ def test_mesh_2017_tree_round_trip(shared_data, tmp_path):
     descriptors = {r[1] for r in rows}
     cg = mesh_tree.read_mesh_tree(path)
     write_graph(cg, tmp_path / "mesh")
-    back, elapsed = _best_reload(tmp_path / "mesh")
+    back = read_graph(tmp_path / "mesh")
     assert descriptors <= {n.split(":", 1)[1] for n in back if n.startswith("MESH:")}
     _same(cg, back)
-    assert elapsed < 1.0, f"reload took {elapsed:.2f} s"

@@ -20,9 +20,7 @@ MEDMCQA_ROW = {"question": "q?", "opa": "a", "opb": "b", "opc": "c", "opd": "d",
 
 
 @pytest.fixture()
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path) -> Path:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MEDUNLEARN_QUIET", "1")
+def env(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path) -> Path:
     monkeypatch.setenv("MEDUNLEARN_SHARED_DATA", str(shared_data))
     return tmp_path
 
@@ -114,7 +112,7 @@ def test_unknown_method_topic_and_stage(env: Path) -> None:
 
 
 def test_eval_model_on_suite_splits(env: Path, shared_data: Path) -> None:
-    from tests.unlearn.test_suite import _medmcqa, _my_accuracy
+    from tests.unlearn.eval.test_runner import _medmcqa, _my_accuracy
     from unlearn.models import load_model
 
     res = cli.invoke(app, ["eval", "model", "tiny-llama", "--suite", "medmcqa-surgery", "--json"])
@@ -132,6 +130,7 @@ def test_eval_model_on_suite_splits(env: Path, shared_data: Path) -> None:
     assert out["forget_acc"] == pytest.approx(_my_accuracy(model, tok, items), abs=1e-9)
 
 
+@pytest.mark.slow  # the suite's first stages on the real data
 def test_until_masks_stops_early(env: Path) -> None:
     out = env / "run"
     res = cli.invoke(app, ["eval", "suite", "mhqa", "--limit", "3", "--until", "masks", "--out", str(out)])

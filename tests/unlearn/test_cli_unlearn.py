@@ -23,9 +23,7 @@ runner = CliRunner()
 
 
 @pytest.fixture()
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MEDUNLEARN_QUIET", "1")
+def setup(home: Path, tmp_path: Path) -> Path:
     config = write_cli_run(tmp_path, "{steps: 3, batch_size: 2, lr: 0.01, cpu: true}")
     config.write_text(config.read_text() + "output:\n  dir: out\n", encoding="utf-8")
     return tmp_path
@@ -79,6 +77,7 @@ def test_run_with_overrides_then_patch_round_trip(setup: Path) -> None:
     assert isinstance(res.exception, MedunlearnError) and "not the original" in str(res.exception)
 
 
+@pytest.mark.slow  # console-script processes
 def test_bad_config_is_one_line_exit_2(setup: Path) -> None:
     bad = setup / "bad.yaml"
     bad.write_text("data:\n  forget: forget.parquet\nmethod:\n  name: dual\n  rho: 0\n", encoding="utf-8")

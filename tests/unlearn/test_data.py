@@ -12,13 +12,18 @@ import torch
 
 from ontology.common.errors import InputError
 from tests.unlearn.engine_helpers import FORGET_TEXTS, write_jsonl, write_masks
-from unlearn.data import BatchStream, TokenDataset, collate, load_records, mcq_options, read_masks, render_mcq
+from unlearn.data import (
+    BatchStream,
+    TokenDataset,
+    collate,
+    load_records,
+    masks_records,
+)
 from unlearn.models import load_tokenizer, tokenizer_hash
 
 
 @pytest.fixture()
-def tok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
+def tok(home: Path):
     return load_tokenizer("tiny-llama")
 
 
@@ -98,7 +103,7 @@ def test_read_masks_checks_tokenizer_hash_and_truncates(tok, tmp_path: Path) -> 
     )
     assert recs[0].input_ids == full[0]["input_ids"][:8]
     with pytest.raises(InputError, match="m.parquet: masks were tokenized"):
-        read_masks(path, "f" * 64)
+        masks_records(path, "f" * 64)
 
 
 def test_read_masks_rejects_ragged_rows_and_missing_metadata(tmp_path: Path) -> None:
@@ -115,25 +120,12 @@ def test_read_masks_rejects_ragged_rows_and_missing_metadata(tmp_path: Path) -> 
     )
     pq.write_table(table, tmp_path / "bad.parquet")
     with pytest.raises(InputError, match=r"bad.parquet: row 0 \(doc_id a\): .* lengths differ \(2/1/2/2\)"):
-        read_masks(tmp_path / "bad.parquet")
+        masks_records(tmp_path / "bad.parquet")
     with pytest.raises(InputError, match="no tokenizer_hash"):
-        read_masks(tmp_path / "bad.parquet", "abc")
+        masks_records(tmp_path / "bad.parquet", "abc")
     pq.write_table(table.drop(["role"]), tmp_path / "cols.parquet")
     with pytest.raises(InputError, match="missing column.*role"):
-        read_masks(tmp_path / "cols.parquet")
-
-
-def test_mcq_rendered_with_chat_template(tok) -> None:
-    row = {"question": "Which organ is removed in a cholecystectomy?", "opa": "liver", "opb": "gallbladder",
-           "opc": "spleen", "opd": "kidney", "cop": 1}  # fmt: skip
-    text = render_mcq(row, tok)
-    assert text == (
-        "<|im_start|>user\nWhich organ is removed in a cholecystectomy?\nA. liver\nB. gallbladder\nC. spleen\n"
-        "D. kidney<|im_end|>\n<|im_start|>assistant\nAnswer: B. gallbladder<|im_end|>\n"
-    )
-    assert mcq_options({"question": "q", "options": ["x", "y", "z"], "answer": 2}) == (["x", "y", "z"], 2)
-    with pytest.raises(ValueError):
-        mcq_options({"question": "q", "opa": "x", "opb": "y", "opc": "z", "opd": "w", "cop": 7})
+        masks_records(tmp_path / "cols.parquet")
 
 
 def test_load_records_formats(tok, tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from unlearn.stages import StageRunner
 
 
 @pytest.fixture()
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
+def tiny(home: Path):
+    """A fresh copy of the tiny model for each test (fine-tuning changes it)."""
     return load_model("tiny-llama")
 
 
@@ -75,8 +75,8 @@ def test_finetune_touches_only_top_layers(tiny, tmp_path: Path) -> None:
     assert changed and all(".layers.1." in k or k == "model.norm.weight" for k in changed)
 
 
-def test_finetune_resume_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
+@pytest.mark.usefixtures("home")
+def test_finetune_resume_equals_uninterrupted(tmp_path: Path) -> None:
     cfg = FinetuneConfig(epochs=4, batch_size=2, lr=1e-3, train_layers=2, checkpoint_every=2)
     full, tok = load_model("tiny-llama")
     records = _records(tok)
@@ -146,8 +146,8 @@ def test_top_logits_equal_a_full_forward_pass(tiny) -> None:
     assert len(model.model.layers) == model.config.num_hidden_layers  # the layers are put back
 
 
-def test_reusing_frozen_layers_trains_the_same_weights(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
+@pytest.mark.usefixtures("home")
+def test_reusing_frozen_layers_trains_the_same_weights(tmp_path: Path) -> None:
     cfg = FinetuneConfig(epochs=3, batch_size=2, lr=1e-2, train_layers=1)
     weights = []
     for reuse in (True, False):

@@ -22,24 +22,9 @@ from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash, sha256_file
 from ontology.common.jsonl import iter_jsonl
 from ontology.common.paths import home
-from unlearn.demo.ontology_spec import by_id, id_of, subtree_ids
+from unlearn.demo.files import DEFAULT_SCOPES, FILES, REQUIRED_FIELDS
+from unlearn.demo.ontology_spec import by_id, subtree_ids
 
-#: named forget scopes: the root concept of each subtree
-DEFAULT_SCOPES = {"surgery": id_of("surgical procedures"), "mental": id_of("mental disorders")}
-#: the generated files, by role
-FILES = {
-    "ontology_ttl": "demo_ontology.ttl",
-    "ontology_owl": "demo_ontology.owl",
-    "records": "demo_records.jsonl",
-    "probes": "demo_probes.jsonl",
-    "qa": "demo_qa.jsonl",
-    "readme": "README.md",
-}
-REQUIRED_FIELDS = {
-    "records": ("record_id", "split", "specialty", "patient_name", "mrn", "text", "concepts"),
-    "probes": ("probe_id", "record_id", "split", "kind", "concept_id"),
-    "qa": ("qa_id", "question", "options", "answer", "concept_ids", "level"),
-}
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CHECKOUT_DATA = _PACKAGE_DIR.parent.parent / "data"
 

@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 from ontology.common.atomic import atomic_write_text
-from unlearn.demo import DEFAULT_SCOPES, FILES
 from unlearn.demo import records as records_mod
 from unlearn.demo.build_ontology import write_ontology
+from unlearn.demo.files import DEFAULT_SCOPES, FILES
 from unlearn.demo.ontology_spec import by_id, concepts
 from unlearn.demo.qa import generate as generate_qa
 

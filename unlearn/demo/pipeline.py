@@ -20,35 +20,20 @@ import torch
 from pydantic import Field
 
 from ontology.common.atomic import atomic_write_json
-from ontology.common.config import StrictModel
+from ontology.common.config import StrictModel, validate_config
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import config_hash
-from unlearn.finetune import FinetuneConfig
-from unlearn.harness import finetune_stage, history_curve, mask_documents, unlearn_stage, unlearn_stage_key
-
-#: per-model defaults: (memorize recipe, unlearning steps, batch size, per-method learning rates)
-MODEL_PRESETS: dict[str, dict[str, Any]] = {
-    "smollm2": {
-        # with the key sentence first in each note, 12 epochs at 1e-3 reach forget MCQ accuracy 1.0 (retain
-        # 0.95) and 40 of 40 greedy recalls; 8 epochs at 1.5e-3 only 0.65 / 0.5 (docs/method-choices.md)
-        "memorize": {"epochs": 12.0, "batch_size": 8, "lr": 1e-3, "train_layers": 8},
-        "unlearn_steps": 12,
-        "batch_size": 8,
-        "lr": {"dual": 1e-2, "graddiff": 2e-5},
-        # every method updates only the layers that memorisation changed (dual selects its 0.1% there):
-        # same access for all, and a backward pass that stops at layer 22
-        "train": {m: {"layers": list(range(22, 30))} for m in ("dual", "graddiff")},
-        "method": {"dual": {"fisher_batches": 2, "max_step_norm": 5.0, "max_drift": 50.0}},
-    },
-    "tiny-llama": {
-        "memorize": {"epochs": 25.0, "batch_size": 8, "lr": 1e-2, "train_layers": None},
-        "unlearn_steps": 10,
-        "batch_size": 8,
-        "lr": {"dual": 5e-2, "graddiff": 1e-3},
-        "train": {},
-        "method": {"dual": {"fisher_batches": 2}},
-    },
-}
+from unlearn.eval.metrics import method_row
+from unlearn.harness import (
+    evaluate_stages,
+    finetune_stage,
+    hierarchy_stage,
+    history_curve,
+    mask_documents,
+    unlearn_stages,
+)
+from unlearn.recipes import Recipe
+from unlearn.stages import StageResult, StageRunner
 
 
 class DemoConfig(StrictModel):
@@ -69,9 +54,21 @@ class DemoConfig(StrictModel):
     )
     seed: int = 0
 
-    def preset(self) -> dict[str, Any]:
-        """The model's preset (a local model directory takes SmolLM2's)."""
-        return MODEL_PRESETS.get(self.model, MODEL_PRESETS["smollm2"])
+    def recipe(self) -> Recipe:
+        """The model's recipe from ``recipes.yaml`` (a local model directory takes SmolLM2's)."""
+        recipes = demo_recipes()
+        return recipes.get(self.model, recipes["smollm2"])
+
+
+RECIPES_FILE = Path(__file__).resolve().parent / "recipes.yaml"
+
+
+def demo_recipes() -> dict[str, Recipe]:
+    """The typed recipes of ``unlearn/demo/recipes.yaml``, by model name."""
+    import yaml
+
+    data = yaml.safe_load(RECIPES_FILE.read_text(encoding="utf-8"))
+    return {name: validate_config(v, Recipe, source=f"{RECIPES_FILE}: {name}") for name, v in data.items()}
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -160,7 +157,7 @@ def training_docs(
     assistant's answer, before which in-scope concepts are not targets (the question lists four in-scope
     procedures as options; forgetting all four alike would not forget which one was the patient's).
     """
-    from unlearn.data import render_mcq
+    from unlearn.prompts import ANSWER_PREFIX, render_mcq
 
     records = {r["record_id"]: r for part in ("forget", "retain") for r in data[part]}
     out: dict[str, list[dict[str, Any]]] = {}
@@ -175,7 +172,7 @@ def training_docs(
                     "doc_id": p["probe_id"],
                     "record_id": p["record_id"],
                     "text": text,
-                    "target_from": text.rfind("Answer:"),
+                    "target_from": text.rfind(ANSWER_PREFIX),
                 }
             )
         if part == "forget" and forget_identifiers:
@@ -233,39 +230,14 @@ def evaluate_model(model: Any, tokenizer: Any, data: dict[str, list[dict[str, An
 
 
 # ----------------------------------------------------------------------------------------------- stages
-def _evaluate_stage(model_dir: str, data: dict[str, list[dict[str, Any]]]):
-    def run(out: Path) -> dict[str, Any]:
-        from unlearn.models import load_model
-
-        model, tok = load_model(model_dir)
-        return evaluate_model(model, tok, data)
-
-    return run
-
-
-def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
-    """Run (or reuse) every stage; return the results dict that the report and the table show."""
-    from hierarchy.levels import build_hierarchy
-    from hierarchy.masks import MASKS_VERSION
-    from hierarchy.store import write_hierarchy
+def _graph_and_masks(
+    runner: StageRunner, cfg: DemoConfig, model_dir: str, tok: Any, docs: dict[str, list[dict[str, Any]]]
+) -> StageResult:
+    """The demo ontology's graph (Turtle, checked against the RDF/XML copy), its hierarchy and the masks."""
+    from hierarchy.masks import MASKS_VERSION, TARGET
     from ontology.loader import load
-    from ontology.store import read_graph, write_graph
+    from ontology.store import write_graph
     from unlearn.demo import DEFAULT_SCOPES, ontology_path
-    from unlearn.eval.metrics import method_row
-    from unlearn.eval.report import write_report
-    from unlearn.models import load_tokenizer, prepare
-    from unlearn.stages import StageRunner
-
-    out = Path(out_dir)
-    runner = StageRunner(out / "stages")
-    preset = cfg.preset()
-    t0 = time.perf_counter()
-    model_dir = str(prepare(cfg.model))
-    prepare_s = time.perf_counter() - t0
-    tok = load_tokenizer(model_dir)
-    data = select_demo_data(cfg)
-    docs = training_docs(data, tok, forget_identifiers=cfg.forget_identifiers)
-    scope_root = DEFAULT_SCOPES.get(cfg.scope, cfg.scope)
 
     def ontology_stage(work: Path) -> dict[str, Any]:
         ttl, owl = load(ontology_path("ttl")), load(ontology_path("owl"))
@@ -275,67 +247,31 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
         return ttl.stats()
 
     onto = runner.run("ontology", {"ttl": str(ontology_path("ttl"))}, ontology_stage)
-
-    def hierarchy_stage(work: Path) -> dict[str, Any]:
-        hier = build_hierarchy(read_graph(onto.path / "graph"))
-        write_hierarchy(hier, work / "hier")
-        return hier.stats()
-
-    hier_stage = runner.run("hierarchy", {"graph": onto.path.name}, hierarchy_stage)
+    hier = runner.run("hierarchy", {"graph": onto.path.name}, hierarchy_stage(onto.path / "graph"))
+    scope_root = DEFAULT_SCOPES.get(cfg.scope, cfg.scope)
 
     def masks_stage(work: Path) -> dict[str, Any]:
         info = mask_documents(
             docs,
-            hier_stage.path / "hier",
+            hier.path / "hier",
             [scope_root],
             tok,
             cfg.model,
             work,
-            extra_roles={IDENTIFIER: (2, 4, 1.0)},
+            extra_roles={IDENTIFIER: (TARGET, 4, 1.0)},
         )
         if info["forget"]["tokens_by_role"]["target"] == 0:
             raise MedunlearnError(f"scope {cfg.scope!r} marks no target token in the forget records")
         return info
 
-    masks = runner.run(
-        "masks",
-        {
-            "hier": hier_stage.path.name,
-            "scope": cfg.scope,
-            "model": model_dir,
-            "docs": config_hash(docs),  # texts and the extra spans / answer offsets the masks use
-            "version": MASKS_VERSION,
-        },
-        masks_stage,
-    )
-    recipe = FinetuneConfig(**preset["memorize"], seed=cfg.seed)
-    memo = runner.run(
-        "memorize",
-        {"model": model_dir, "recipe": recipe.model_dump(), **_data_key(data)},
-        finetune_stage(model_dir, docs["forget"] + docs["retain"], recipe, "memorize"),
-    )
-    oracle = runner.run(
-        "oracle",
-        {"model": model_dir, "recipe": recipe.model_dump(), "retain": _data_key(data)["retain"]},
-        finetune_stage(model_dir, docs["retain"], recipe, "oracle"),
-    )
-    unlearned: dict[str, Any] = {}
-    for method in cfg.methods:
-        run_cfg = _unlearn_config(cfg, method, memo.path, masks.path)
-        unlearned[method] = runner.run(
-            f"unlearn-{method}",
-            unlearn_stage_key(run_cfg, f"demo {method}"),
-            unlearn_stage(run_cfg, f"demo {method}"),
-            label=f"unlearn {method}",
-        )
-    models = {"base": model_dir, "memorized": str(memo.path / "model"), "oracle": str(oracle.path / "model")}
-    models |= {m: str(r.path / "model") for m, r in unlearned.items()}
-    evals = {
-        name: runner.run(f"evaluate-{name}", {"model": path, "version": EVAL_VERSION, **_data_key(data)},
-                         _evaluate_stage(path, data),
-                         label=f"evaluate {name}").info
-        for name, path in models.items()
-    }  # fmt: skip
+    key = {"hier": hier.path.name, "scope": cfg.scope, "model": model_dir,
+           "docs": config_hash(docs),  # texts and the extra spans / answer offsets the masks use
+           "version": MASKS_VERSION}  # fmt: skip
+    return runner.run("masks", key, masks_stage)
+
+
+def _rows(evals: dict[str, dict[str, Any]], unlearned: dict[str, StageResult]) -> dict[str, dict[str, Any]]:
+    """One table row per model: the report's keys, recall and target log-likelihood."""
 
     def accs(e: dict[str, Any]) -> dict[str, float]:
         return {
@@ -346,24 +282,58 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
         }
 
     rows: dict[str, Any] = {}
-    for name in models:
-        changed = None
-        wall = None
-        if name in unlearned:
-            changed, wall = unlearned[name].info["changed_fraction"], unlearned[name].info["wall_seconds"]
+    for name, ev in evals.items():
+        info = unlearned[name].info if name in unlearned else {}
         rows[name] = method_row(
-            accs(evals[name]), accs(evals["memorized"]), accs(evals["oracle"]),
-            evals[name]["mia_auc"], evals["oracle"]["mia_auc"], changed_param_fraction=changed, wall_s=wall,
+            accs(ev), accs(evals["memorized"]), accs(evals["oracle"]), ev["mia_auc"], evals["oracle"]["mia_auc"],
+            changed_param_fraction=info.get("changed_fraction"), wall_s=info.get("wall_seconds"),
         )  # fmt: skip
         for part in ("forget", "retain"):
-            rows[name][f"{part}_target_logp"] = evals[name][f"{part}_target_logp"]
-            rows[name][f"{part}_recall"] = float(np.mean(evals[name][f"{part}_recalled"]))
-    completions = _completions(models, data, cfg.methods[0], evals["memorized"]["forget_recalled"])
+            rows[name][f"{part}_target_logp"] = ev[f"{part}_target_logp"]
+            rows[name][f"{part}_recall"] = float(np.mean(ev[f"{part}_recalled"]))
+    return rows
+
+
+def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
+    """Run (or reuse) every stage; return the results dict that the report and the table show."""
+    from unlearn.eval.report import write_report
+    from unlearn.models import load_tokenizer, prepare
+
+    recipe = cfg.recipe()
+    recipe.check_methods(cfg.methods)
+    out = Path(out_dir)
+    runner = StageRunner(out / "stages")
+    t0 = time.perf_counter()
+    model_dir = str(prepare(cfg.model))
+    prepare_s = time.perf_counter() - t0
+    tok = load_tokenizer(model_dir)
+    data = select_demo_data(cfg)
+    docs = training_docs(data, tok, forget_identifiers=cfg.forget_identifiers)
+    masks = _graph_and_masks(runner, cfg, model_dir, tok, docs)
+    memorize = recipe.memorize.model_copy(update={"seed": cfg.seed})
+    key = {"model": model_dir, "recipe": memorize.model_dump()}
+    memo = runner.run(
+        "memorize", {**key, **_data_key(data)},
+        finetune_stage(model_dir, docs["forget"] + docs["retain"], memorize, "memorize", recipe.max_length),
+    )  # fmt: skip
+    oracle = runner.run(
+        "oracle", {**key, "retain": _data_key(data)["retain"]},
+        finetune_stage(model_dir, docs["retain"], memorize, "oracle", recipe.max_length),
+    )  # fmt: skip
+    unlearned = unlearn_stages(
+        runner, recipe.unlearn, cfg.methods, seed=cfg.seed, model=str(memo.path / "model"),
+        forget=masks.path / "forget.parquet", retain=masks.path / "retain.parquet", max_length=recipe.max_length,
+    )  # fmt: skip
+    models = {"base": model_dir, "memorized": str(memo.path / "model"), "oracle": str(oracle.path / "model")}
+    models |= {m: str(r.path / "model") for m, r in unlearned.items()}
+    evals = evaluate_stages(
+        runner, models, {"version": EVAL_VERSION, **_data_key(data)}, lambda m, t: evaluate_model(m, t, data)
+    )
     results = {
         "suite": f"demo ({cfg.scope})",
         "size": "demo",
         "model": cfg.model,
-        "methods": rows,
+        "methods": _rows(evals, unlearned),
         "split_sizes": {
             "forget": len(data["forget_mcq"]),
             "forget_holdout": len(data["holdout_mcq"]),
@@ -372,7 +342,7 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
         },
         "config_hashes": {r.name: r.path.name.rsplit("-", 1)[-1] for r in runner.results},
         "curves": {m: history_curve(r.path) for m, r in unlearned.items()},
-        "completions": completions,
+        "completions": _completions(models, data, cfg.methods[0], evals["memorized"]["forget_recalled"]),
         "timings": [{"stage": "prepare model", "seconds": round(prepare_s, 1), "cached": False}]
         + runner.timings(),
         "masks": {k: v["tokens_by_role"] for k, v in masks.info.items()},
@@ -384,27 +354,6 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
 
 def _data_key(data: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return {part: [r.get("record_id") or r.get("qa_id") for r in rows] for part, rows in data.items()}
-
-
-def _unlearn_config(cfg: DemoConfig, method: str, memo: Path, masks: Path) -> dict[str, Any]:
-    preset = cfg.preset()
-    return {
-        "model": {"name": str(memo / "model")},
-        "data": {
-            "forget": str(masks / "forget.parquet"),
-            "retain": [str(masks / "retain.parquet")],
-            "max_length": 160,
-        },
-        "method": {"name": method, **preset.get("method", {}).get(method, {})},
-        "train": {
-            "steps": preset["unlearn_steps"],
-            "batch_size": preset["batch_size"],
-            "lr": preset["lr"].get(method, preset["lr"]["graddiff"]),
-            "seed": cfg.seed,
-            "checkpoint_every": 4,
-            **preset["train"].get(method, {}),
-        },
-    }
 
 
 def _completions(

@@ -1,7 +1,7 @@
 """Likelihood-based scoring of a causal LM: MCQ answers, per-token log-likelihoods, perplexity.
 
-MCQ rendering (the same string the memorisation stage trains on, see ``unlearn.data.render_mcq``): the
-user turn is the question followed by lettered options ``"A. …"`` one per line; the assistant turn is
+MCQ rendering (:mod:`unlearn.prompts`, the same string the memorisation stage trains on): the user turn is
+the question followed by lettered options ``"A. …"`` one per line; the assistant turn is
 ``"Answer: X. option text"``. Each option is scored as that assistant continuation; its score is the
 **mean log-probability of the tokens of "X. option text"** (the shared ``"Answer:"`` prefix and the
 end-of-turn marker are not scored), so options of different lengths compare fairly. The prediction is
@@ -23,13 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from hierarchy.masks import TARGET
 from ontology.common.errors import MedunlearnError
 from ontology.common.progress import progress
 from unlearn.eval.metrics import mcq_credit
-from unlearn.models import chat_prompt
-
-LETTERS = "ABCDEFGHIJ"
-ANSWER_PREFIX = "Answer:"
+from unlearn.prompts import mcq_option_texts
 
 
 @dataclass
@@ -125,32 +123,6 @@ def encode_span(tokenizer: Any, text: str, start: int, end: int) -> tuple[list[i
 
 
 # ------------------------------------------------------------------------------------------ MCQ
-def mcq_user_text(item: Mapping[str, Any]) -> str:
-    """The user turn of an MCQ item: question, then one ``"A. option"`` line per option."""
-    options = item["options"]
-    return (
-        str(item["question"]).strip() + "\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
-    )
-
-
-def mcq_option_texts(tokenizer: Any, item: Mapping[str, Any]) -> list[tuple[str, int, int]]:
-    """For each option: the full chat text and the character span of the scored continuation."""
-    user = mcq_user_text(item)
-    out = []
-    for i, option in enumerate(item["options"]):
-        continuation = f"{LETTERS[i]}. {option}"
-        assistant = f"{ANSWER_PREFIX} {continuation}"
-        text = chat_prompt(tokenizer, user, assistant)
-        where = text.rfind(assistant)
-        if where < 0:
-            raise MedunlearnError(
-                "the chat template altered the assistant text; cannot locate the answer span"
-            )
-        start = where + len(ANSWER_PREFIX)  # includes the space before the letter (BPE joins them)
-        out.append((text, start, where + len(assistant)))
-    return out
-
-
 @dataclass
 class MCQResult:
     """Option scores (``nan`` beyond an item's options), predictions (first of tied maxima), per-item
@@ -300,8 +272,8 @@ def level_loglik(
     """Mean log-likelihood of concept tokens per level (L1..L4), inside and outside the forget scope.
 
     Each record has ``input_ids`` and ``level`` (0 none, 1–4) per token, and either ``inside`` (a boolean
-    per token: the token belongs to a concept inside the scope) or ``role`` (then ``role == 2``, target,
-    stands for "inside"; L1/L2 tokens are never targets, so they all count as outside). Returns
+    per token: the token belongs to a concept inside the scope) or ``role`` (then ``role == TARGET`` stands
+    for "inside"; L1/L2 tokens are never targets, so they all count as outside). Returns
     ``{"L1": {"inside": mean, "outside": mean, "n_inside": count, "n_outside": count}, …}`` with ``nan``
     means for empty cells.
     """
@@ -315,7 +287,7 @@ def level_loglik(
         inside = (
             np.asarray(rec["inside"], dtype=bool)
             if "inside" in rec
-            else np.asarray(rec["role"], dtype=int) == 2
+            else np.asarray(rec["role"], dtype=int) == TARGET
         )
         valid = np.isfinite(ts.logp) & (level > 0)
         for where, flag in ((0, True), (1, False)):

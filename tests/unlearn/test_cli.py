@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 GROUPS = ["ontology", "hierarchy", "unlearn", "eval", "model", "demo"]
 
@@ -35,6 +37,7 @@ def test_each_group_has_help(group: str) -> None:
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.slow  # console-script processes
 def test_model_list_json_and_error_line(tmp_path: Path) -> None:
     import json
 
@@ -50,6 +53,7 @@ def test_model_list_json_and_error_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # the demo in a console-script process
 def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
     """sysfs refuses new directories even to root: the demo stops at its first stage with one line."""
     import os
@@ -92,6 +96,7 @@ def _file_size_limit(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
+@pytest.mark.slow  # a console-script process preparing the tiny model
 def test_a_failing_model_write_is_one_line(tmp_path: Path) -> None:
     """The model file is written by safetensors' Rust writer inside ``save_pretrained``: before its I/O errors
     were mapped to OSError, a full disk there gave a SafetensorError traceback. A file-size limit makes the
@@ -114,3 +119,28 @@ def test_a_failing_model_write_is_one_line(tmp_path: Path) -> None:
     assert lines[0].startswith(f"error: {cache}: File too large (disk quota or file-size limit)")
     assert not cache.exists()  # the half-written model stayed in the removed temporary directory
     assert [p for p in cache.parent.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.usefixtures("home")
+def test_hierarchy_masks_takes_a_prepared_model_name(tmp_path: Path) -> None:
+    """hierarchy reads tokenizer directories only; the `medunlearn` script maps registry names to them."""
+    from hierarchy.levels import build_hierarchy
+    from hierarchy.store import write_hierarchy
+    from ontology.graph import ConceptGraph
+    from unlearn.cli import app
+    from unlearn.models import prepare
+
+    prepare("tiny-llama")
+    cg = ConceptGraph()
+    cg.add_concept("X:panic", "Panic Disorder")
+    write_hierarchy(build_hierarchy(cg), tmp_path / "HIER")
+    spans = tmp_path / "s.jsonl"
+    spans.write_text(
+        json.dumps({"doc_id": "d", "text": "panic disorder", "spans": []}) + "\n", encoding="utf-8"
+    )
+    args = ["hierarchy", "masks", str(spans), "--hierarchy", str(tmp_path / "HIER"), "--scope", "X:panic"]
+    res = CliRunner().invoke(
+        app, [*args, "--tokenizer", "tiny-llama", "-o", str(tmp_path / "m.parquet"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["documents"] == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +12,7 @@ import torch
 
 from ontology.common.errors import MedunlearnError
 from unlearn.eval import scoring
+from unlearn.prompts import mcq_option_texts
 
 ITEMS = [
     {"id": "q1", "question": "Which organ is removed in a cholecystectomy?",
@@ -22,15 +22,6 @@ ITEMS = [
     {"id": "q3", "question": "What does the heart pump?",
      "options": ["blood", "oxygen", "bile", "urine"], "answer": 0},
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
-    from unlearn.models import load_model
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MEDUNLEARN_HOME", str(tmp_path_factory.mktemp("home")))
-        yield load_model("tiny-llama")
 
 
 class BonusLM(torch.nn.Module):
@@ -48,7 +39,7 @@ class BonusLM(torch.nn.Module):
 
 
 def _option_tokens(tok: Any, item: dict, option: int) -> set[int]:
-    text, start, end = scoring.mcq_option_texts(tok, item)[option]
+    text, start, end = mcq_option_texts(tok, item)[option]
     ids, mask = scoring.encode_span(tok, text, start, end)
     return {ids[i] for i in np.flatnonzero(mask)}
 
@@ -67,19 +58,10 @@ def test_scored_span_is_the_lettered_answer(tiny: tuple[Any, Any]) -> None:
     _, tok = tiny
     for letter, option in zip("ABCD", ITEMS[0]["options"], strict=True):
         i = "ABCD".index(letter)
-        text, start, end = scoring.mcq_option_texts(tok, ITEMS[0])[i]
+        text, start, end = mcq_option_texts(tok, ITEMS[0])[i]
         assert text.endswith(f"Answer: {letter}. {option}<|im_end|>\n")
         ids, mask = scoring.encode_span(tok, text, start, end)
         assert tok.decode([ids[j] for j in np.flatnonzero(mask)]).strip() == f"{letter}. {option}"
-
-
-def test_rendering_matches_the_training_text(tiny: tuple[Any, Any]) -> None:
-    from unlearn.data import render_mcq
-
-    _, tok = tiny
-    item = ITEMS[1]
-    text, _, _ = scoring.mcq_option_texts(tok, item)[item["answer"]]
-    assert text == render_mcq(item, tok)
 
 
 def test_scripted_models_get_known_accuracies(tiny: tuple[Any, Any]) -> None:
@@ -100,7 +82,7 @@ def test_option_scores_equal_an_unbatched_forward_pass(tiny: tuple[Any, Any]) ->
     model, tok = tiny
     result = scoring.score_mcq(model, tok, ITEMS, batch_size=3)
     for n, item in enumerate(ITEMS):
-        for o, (text, start, end) in enumerate(scoring.mcq_option_texts(tok, item)):
+        for o, (text, start, end) in enumerate(mcq_option_texts(tok, item)):
             ids, mask = scoring.encode_span(tok, text, start, end)
             with torch.no_grad():
                 logits = model(torch.tensor([ids])).logits[0]

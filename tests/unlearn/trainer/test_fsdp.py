@@ -26,8 +26,10 @@ from tests.unlearn.engine_helpers import (
 from unlearn.models import load_model
 from unlearn.selection import top_fraction_mask
 from unlearn.trainer import Unlearner
+from unlearn.trainer.checkpoints import CheckpointStore
 
 WORLD = 2
+TWO_PROCESSES = pytest.mark.slow  # each of these starts two processes
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +59,7 @@ def _mask_worker(rank: int, init: str, out: str) -> None:
         dist.destroy_process_group()
 
 
+@TWO_PROCESSES
 def test_sharded_mask_equals_the_unsharded_one(tmp_path: Path) -> None:
     mp.spawn(_mask_worker, args=(f"file://{tmp_path / 'pg'}", str(tmp_path / "m")), nprocs=WORLD)
     parts = [torch.load(tmp_path / f"m.{r}") for r in range(WORLD)]
@@ -67,20 +70,20 @@ def test_sharded_mask_equals_the_unsharded_one(tmp_path: Path) -> None:
 
 
 def _failure_worker(rank: int, init: str, out: str) -> None:
+    from contextlib import nullcontext
     from types import SimpleNamespace
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
     try:
-        fake = SimpleNamespace(
-            accelerator=SimpleNamespace(is_main_process=rank == 0), device=torch.device("cpu"), out=Path(out)
-        )
+        accelerator = SimpleNamespace(is_main_process=rank == 0, device=torch.device("cpu"))
+        store = CheckpointStore(Path(out), "hash", accelerator, keep=2, timer=lambda name: nullcontext())
 
         def write() -> None:
             if rank == 1:
                 raise OSError(28, "No space left on device", f"{out}/rank1.safetensors")
 
         try:
-            Unlearner._on_every_rank(fake, write)  # type: ignore[arg-type]
+            store._on_every_rank(write)
             result = "returned"
         except Exception as exc:  # noqa: BLE001 - the test records which error each rank saw
             result = f"{type(exc).__name__}: {exc}"
@@ -89,6 +92,7 @@ def _failure_worker(rank: int, init: str, out: str) -> None:
         dist.destroy_process_group()
 
 
+@TWO_PROCESSES
 def test_a_failed_shard_write_stops_every_rank(tmp_path: Path) -> None:
     """One rank's full disk must not leave the others waiting at the next collective."""
     mp.spawn(_failure_worker, args=(f"file://{tmp_path / 'pg'}", str(tmp_path / "r")), nprocs=WORLD)
@@ -123,6 +127,7 @@ def _weights(out: Path) -> dict[str, torch.Tensor]:
     return load_file(str(out / "model" / "model.safetensors"))
 
 
+@TWO_PROCESSES
 @pytest.mark.parametrize("method", ["dual", "graddiff"])
 def test_sharded_run_matches_the_replicated_run(runs: Path, method: str) -> None:
     replicated = _torchrun(runs, f"{method}-replicated", f"method.name={method}")
@@ -147,6 +152,7 @@ def test_sharded_run_matches_the_replicated_run(runs: Path, method: str) -> None
         assert manifest["changed_parameters"] == manifest["total_parameters"]
 
 
+@TWO_PROCESSES
 def test_sharded_run_resumes_bit_identically(runs: Path) -> None:
     whole = _torchrun(runs, "whole", "train.fsdp=true")
     _torchrun(runs, "resumed", "train.fsdp=true", "train.stop_after=3")
@@ -177,6 +183,7 @@ def test_shard_model_needs_processes_and_decoder_layers() -> None:
         _decoder_layers(torch.nn.Sequential(torch.nn.Linear(2, 2)))
 
 
+@TWO_PROCESSES
 def test_a_sharded_checkpoint_is_not_resumed_by_one_process(runs: Path) -> None:
     from unlearn.config import load_run_config
 

@@ -6,17 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from ontology.common.config import validate_config
 from ontology.common.errors import ConfigError
 from unlearn.config import RunConfig, load_run_config, parse_overrides
-from unlearn.methods import DESCRIPTIONS, METHODS, method_config
+from unlearn.methods import FORGET_TERMS, METHODS, MethodConfig, method_config
 
 
 def test_registry_has_ours_and_the_baselines() -> None:
-    assert (
-        set(METHODS)
-        == {"dual", "ga", "graddiff", "npo", "simnpo", "rmu", "salun", "gru"}
-        == set(DESCRIPTIONS)
-    )
+    assert set(METHODS) == {"dual", "ga", "graddiff", "npo", "simnpo", "rmu", "salun", "gru"}
+    assert all(m.description and m.name == name for name, m in METHODS.items())
 
 
 @pytest.mark.parametrize(
@@ -106,3 +104,12 @@ def test_example_configs_validate(repo_root: Path) -> None:
     assert files
     for f in files:
         assert isinstance(load_run_config(f), RunConfig)
+
+
+def test_each_method_names_a_registered_forget_term() -> None:
+    assert {m.forget for m in METHODS.values()} == set(FORGET_TERMS)
+    assert method_config("dual").needs_reference and not method_config("graddiff").needs_reference
+    with pytest.raises(
+        ConfigError, match="method: forget_loss: .*unknown forget term 'foo'; known: token_npo, ga"
+    ):
+        validate_config({"name": "dual", "forget_loss": "foo"}, MethodConfig, source="method")

@@ -1,19 +1,4 @@
-"""Methods registry: every unlearning method is a configuration of the one training loop.
-
-A method says which loss acts on forget sequences and on which of their tokens, whether a keep
-term guards the preservation-critical tokens of the same sequence, whether a retain term acts on
-retain sequences, which coordinates may move (all trainable ones, or a Fisher-saliency top-ρ mask),
-how the forget gradient is constrained (none, a retain-gradient basis, a one-vector GRU/PCGrad
-projection) and the trust region. ``dual`` is ours; the others are the usual baselines.
-
-Examples
---------
->>> m = method_config("npo", beta=0.2)
->>> (m.forget_loss, m.beta, m.retain_loss)
-('npo', 0.2, 'none')
->>> method_config("dual").selection
-'fisher'
-"""
+"""``MethodConfig``: the ``method`` section of a run config; ``name`` fills in a registered method's defaults."""
 
 from __future__ import annotations
 
@@ -23,13 +8,16 @@ from pydantic import Field, field_validator, model_validator
 
 from ontology.common.config import StrictModel
 from ontology.common.errors import ConfigError
+from unlearn.methods.registry import FORGET_TERMS, METHODS
 
 
 class MethodConfig(StrictModel):
     """One unlearning method; the registry fills in the defaults of ``name``, explicit keys override them."""
 
     name: str = Field("dual", description="registry name; sets the defaults of every other key")
-    forget_loss: Literal["ga", "npo", "simnpo", "token_npo", "rmu"] = "token_npo"
+    forget_loss: str = Field(
+        "token_npo", description=f"the forget term: {', '.join(FORGET_TERMS)} (unlearn/methods/)"
+    )
     forget_tokens: Literal["all", "target"] = Field(
         "target",
         description="'target': per-token weights of target tokens from the masks; 'all': every token",
@@ -91,7 +79,14 @@ class MethodConfig(StrictModel):
         name = data.get("name", "dual")
         if name not in METHODS:
             raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
-        return {**METHODS[name], **data, "name": name}
+        return {**METHODS[name].defaults(), **data, "name": name}
+
+    @field_validator("forget_loss")
+    @classmethod
+    def _check_forget_loss(cls, value: str) -> str:
+        if value not in FORGET_TERMS:
+            raise ValueError(f"unknown forget term {value!r}; known: {', '.join(FORGET_TERMS)}")
+        return value
 
     @field_validator("rho")
     @classmethod
@@ -108,49 +103,12 @@ class MethodConfig(StrictModel):
     @property
     def needs_reference(self) -> bool:
         """True when the forget loss compares with the starting model's log-probabilities."""
-        return self.forget_loss in ("npo", "token_npo")
+        return FORGET_TERMS[self.forget_loss].needs_reference
 
     @property
     def separate_gradients(self) -> bool:
         """True when forget and retain gradients must be kept apart (projection between them)."""
         return self.projection != "none"
-
-
-_BASE = {"selection": "none", "projection": "none", "keep_loss": "none", "forget_tokens": "all"}
-
-#: name -> defaults (a description under "doc"); a method is data, not code.
-METHODS: dict[str, dict[str, Any]] = {
-    "dual": {
-        "forget_loss": "token_npo",
-        "forget_tokens": "target",
-        "keep_loss": "nll",
-        "retain_loss": "nll",
-        "selection": "fisher",
-        "projection": "basis",
-        "retain_preserve_weight": 10.0,
-        "beta": 1.0,  # per token: saturates a few nats below the reference (β = 0.1 acts as plain GA)
-    },
-    "ga": {**_BASE, "forget_loss": "ga", "retain_loss": "none"},
-    "graddiff": {**_BASE, "forget_loss": "ga", "retain_loss": "nll"},
-    "npo": {**_BASE, "forget_loss": "npo", "retain_loss": "none"},
-    "simnpo": {**_BASE, "forget_loss": "simnpo", "retain_loss": "nll", "beta": 2.5},
-    "rmu": {**_BASE, "forget_loss": "rmu", "retain_loss": "none"},
-    "salun": {**_BASE, "forget_loss": "ga", "retain_loss": "nll", "selection": "fisher"},
-    "gru": {**_BASE, "forget_loss": "ga", "retain_loss": "nll", "projection": "gru"},
-}
-
-DESCRIPTIONS: dict[str, str] = {
-    "dual": "ours: Fisher-saliency top-rho coordinates, token-level NPO on target tokens, keep loss on preserve "
-    "tokens, retain NLL weighted towards preserve tokens, forget gradient projected off a basis of recent "
-    "retain gradients, trust region when max_step_norm / max_drift are set",
-    "ga": "gradient ascent on every forget token",
-    "graddiff": "gradient ascent on forget + NLL on retain",
-    "npo": "negative preference optimisation (sequence log-probability ratios to the starting model)",
-    "simnpo": "SimNPO: length-normalised, reference-free NPO + retain NLL",
-    "rmu": "representation misdirection: steer a layer's forget activations to a random direction, keep retain ones",
-    "salun": "SalUn-style: saliency mask (top-rho Fisher ratio) + graddiff",
-    "gru": "GRU-style: graddiff with the forget gradient projected off the retain gradient when they conflict",
-}
 
 
 def method_config(name: str, **overrides: Any) -> MethodConfig:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -85,11 +85,8 @@ def test_mia_aucs_separate_members_under_a_constant_model() -> None:
         mia.mia_aucs(ConstantLM(), CharTokenizer(), ["a"], ["ab"])
 
 
-def test_tiny_llama_scores_do_not_depend_on_batching(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path))
-    from unlearn.models import load_model
-
-    model, tok = load_model("tiny-llama")
+def test_tiny_llama_scores_do_not_depend_on_batching(tiny: tuple[Any, Any]) -> None:
+    model, tok = tiny
     texts = [
         "The patient underwent a laparoscopic appendectomy.",
         "Panic disorder is a mental disorder.",

@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ontology.common.errors import MedunlearnError
+from unlearn.config import RunConfig
 from unlearn.demo.pipeline import DemoConfig, run_demo, select_demo_data
-
-
-@pytest.fixture()
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
-    return tmp_path
 
 
 def test_demo_data_selection_is_disjoint_and_in_scope() -> None:
@@ -35,23 +31,25 @@ def test_demo_data_selection_is_disjoint_and_in_scope() -> None:
     assert all(not ids & set(q["concept_ids"]) for q in data["general"])
 
 
-def test_tiny_demo_runs_caches_and_resumes(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow  # the whole demo on the tiny model
+@pytest.mark.usefixtures("home")
+def test_tiny_demo_runs_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = DemoConfig(model="tiny-llama")
-    out = home / "demo"
-    import unlearn.demo.pipeline as pipeline
+    out = tmp_path / "demo"
+    import unlearn.harness as harness
 
-    real = pipeline.unlearn_stage
+    real = harness.unlearn_stage
 
-    def interrupted(run_config: dict, label: str):
+    def interrupted(run_config: RunConfig):
         def run(workdir: Path) -> dict:
             raise KeyboardInterrupt
 
-        return run if label.endswith("graddiff") else real(run_config, label)
+        return run if run_config.method.name == "graddiff" else real(run_config)
 
-    monkeypatch.setattr(pipeline, "unlearn_stage", interrupted)
+    monkeypatch.setattr(harness, "unlearn_stage", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_demo(cfg, out)
-    monkeypatch.setattr(pipeline, "unlearn_stage", real)
+    monkeypatch.setattr(harness, "unlearn_stage", real)
     stages = out / "stages"
     finished = sorted(p.name.rsplit("-", 1)[0] for p in stages.iterdir() if (p / "stage.json").is_file())
     assert finished == ["hierarchy", "masks", "memorize", "ontology", "oracle", "unlearn-dual"]
@@ -85,10 +83,11 @@ def rows_recalled(out: Path, model: str) -> list[bool]:
     return json.loads((stage / "stage.json").read_text())["info"]["forget_recalled"]
 
 
-def test_demo_cli_unknown_scope_is_one_line(home: Path) -> None:
+@pytest.mark.slow  # a console-script process
+def test_demo_cli_unknown_scope_is_one_line(home: Path, tmp_path: Path) -> None:
     import os
 
-    env = {**os.environ, "MEDUNLEARN_HOME": str(home / "home")}
+    env = {**os.environ, "MEDUNLEARN_HOME": str(home)}
     out = subprocess.run(
         [
             sys.executable,
@@ -100,7 +99,7 @@ def test_demo_cli_unknown_scope_is_one_line(home: Path) -> None:
             "--scope",
             "dentistry",
             "--out",
-            str(home),
+            str(tmp_path),
         ],
         capture_output=True,
         text=True,
@@ -113,7 +112,8 @@ def test_demo_cli_unknown_scope_is_one_line(home: Path) -> None:
     )
 
 
-def test_training_docs_mark_answers_and_identifiers(home: Path) -> None:
+@pytest.mark.usefixtures("home")
+def test_training_docs_mark_answers_and_identifiers() -> None:
     from unlearn.demo.pipeline import IDENTIFIER, training_docs
     from unlearn.models import load_tokenizer
 
@@ -130,3 +130,11 @@ def test_training_docs_mark_answers_and_identifiers(home: Path) -> None:
     assert found == {record["patient_name"], record["mrn"], record["date"]}
     assert all(s["concept_id"] == IDENTIFIER for s in note["extra_spans"])
     assert all("extra_spans" not in d for d in docs["retain"])
+
+
+def test_a_method_without_a_recipe_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(MedunlearnError, match="^the recipe has no learning rate for 'npo' and no 'default'$"):
+        run_demo(DemoConfig(model="tiny-llama", methods=["dual", "npo"]), tmp_path)
+    with pytest.raises(MedunlearnError, match="^unknown method"):
+        run_demo(DemoConfig(model="tiny-llama", methods=["nope"]), tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing ran

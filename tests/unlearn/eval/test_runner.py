@@ -22,18 +22,17 @@ from typer.testing import CliRunner
 
 from unlearn.cli import app
 
+pytestmark = pytest.mark.slow  # one end-to-end suite run (memorize, oracle, unlearn, relearn) per module
 cli = CliRunner()
 LETTERS = "ABCD"
 
 
 @pytest.fixture(scope="module")
 def smoke(
-    shared_data: Path, tmp_path_factory: pytest.TempPathFactory
+    shared_data: Path, module_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Path, dict[str, Any]]]:
     out = tmp_path_factory.mktemp("suite")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MEDUNLEARN_HOME", str(tmp_path_factory.mktemp("home")))
-        mp.setenv("MEDUNLEARN_QUIET", "1")
         mp.setenv("MEDUNLEARN_SHARED_DATA", str(shared_data))
         args = ["eval", "suite", "medmcqa-surgery", "--size", "smoke", "--methods", "dual,graddiff", "--out"]
         res = cli.invoke(app, [*args, str(out), "--json"])
@@ -233,24 +232,6 @@ def test_second_run_reuses_every_stage(smoke: tuple[Path, dict]) -> None:
     assert again["methods"] == results["methods"]
 
 
-def test_suite_scopes_name_the_right_mesh_subtrees(shared_data: Path) -> None:
-    from unlearn.eval.suite import load_suite
-
-    names = {}
-    with open(shared_data / "mesh" / "raw" / "2017MeshTree.txt", encoding="utf-8-sig") as fh:
-        for line in fh:
-            number, _, term = line.rstrip("\n").split("\t")
-            names[number] = term
-    expected = {"Trauma": "Trauma and Stressor Related Disorders", "Anxiety": "Anxiety Disorders",
-                "Depression": "Depressive Disorder", "Obsessive/Compulsive Disorders": "Obsessive-Compulsive Disorder"}  # fmt: skip
-    for topic, label in expected.items():
-        cfg = load_suite("mhqa", forget_topic=topic)
-        assert [names[t] for t in cfg.scope_items()] == [label]
-    assert [names[t] for t in load_suite("medmcqa-surgery").scope_items()] == [
-        "Surgical Procedures, Operative"
-    ]
-
-
 def test_eval_model_reproduces_the_suite_row(smoke: tuple[Path, dict]) -> None:
     out, results = smoke
     model_dir = _stage(out, "unlearn-dual") / "model"
@@ -267,51 +248,3 @@ def test_eval_model_reproduces_the_suite_row(smoke: tuple[Path, dict]) -> None:
     assert got["mia_auc"] == pytest.approx(dual["mia_auc"])
     assert got["row"]["forgetting_efficacy"] == pytest.approx(dual["forgetting_efficacy"])
     assert got["row"]["privleak"] == pytest.approx(dual["privleak"])
-
-
-ANSWER_TEXT = "Which? Answer: B. hernia repair"
-
-
-def _answer_masks(path: Path, rows: dict[str, list[tuple[int, tuple[float, float, float]]]]) -> Path:
-    """A MASKS file of ``ANSWER_TEXT`` rows, one token per word; ``rows`` maps doc id to (token, values)."""
-    from hierarchy.masks import MaskWriter
-
-    words = np.array([(0, 6), (7, 14), (15, 17), (18, 24), (25, 31)])
-    writer = MaskWriter(path, {"scope": "E04"})
-    for doc_id, marks in rows.items():
-        vals = np.zeros((5, 3))
-        for t, v in marks:
-            vals[t] = v
-        writer.add(doc_id, ANSWER_TEXT, np.arange(5), words, vals)
-    writer.close()
-    return path
-
-
-def test_apply_answer_fallback_by_hand(tmp_path: Path) -> None:
-    from unlearn.eval.runner import apply_answer_fallback
-
-    # doc "a" has no target, doc "b" already has one and is left alone
-    src = _answer_masks(
-        tmp_path / "in.parquet", {"a": [(0, (1, 2, 1.0))], "b": [(0, (1, 2, 1.0)), (4, (2, 3, 0.5))]}
-    )
-    used = apply_answer_fallback(src, tmp_path / "out.parquet", {"a": "B. hernia repair", "b": "x"})
-    assert used == ["a"]
-    table = pq.read_table(tmp_path / "out.parquet")
-    got = table.to_pydict()
-    # the option text is the target, not its letter "B." (shared by every answer)
-    assert got["role"] == [[1, 0, 0, 2, 2], [1, 0, 0, 0, 2]]
-    assert got["level"] == [[2, 0, 0, 4, 4], [2, 0, 0, 0, 3]]
-    assert got["weight"][0] == [1.0, 0.0, 0.0, 1.0, 1.0]
-    assert table.schema.metadata[b"scope"] == b"E04"
-
-
-def test_anchor_answers_marks_retain_answers_as_preserve(tmp_path: Path) -> None:
-    from unlearn.eval.runner import anchor_answers
-
-    # "repair" is already a target concept: it keeps its role; the neutral answer token becomes preserve
-    src = _answer_masks(tmp_path / "in.parquet", {"a": [(4, (2, 3, 0.5))]})
-    used = anchor_answers(src, tmp_path / "out.parquet", {"a": "B. hernia repair"})
-    assert used == ["a"]
-    got = pq.read_table(tmp_path / "out.parquet").to_pydict()
-    assert got["role"] == [[0, 0, 0, 1, 2]]
-    assert got["weight"] == [[0.0, 0.0, 0.0, 1.0, 0.5]]

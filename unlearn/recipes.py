@@ -1,0 +1,112 @@
+"""Typed training recipes shared by the benchmark suites and the demo: memorize/oracle, unlearn, relearn.
+
+A :class:`Recipe` is what one size of a suite (``unlearn/eval/suites/*.yaml``) or one model of the demo
+(``unlearn/demo/recipes.yaml``) fixes: the model, the sequence length and the recipe of every stage. Its
+:class:`UnlearnRecipe` turns into the typed run config of each method (:meth:`UnlearnRecipe.run_config`).
+
+Examples
+--------
+>>> u = UnlearnRecipe(steps=3, lr={"dual": 0.1, "default": 0.001}, method={"dual": {"rho": 0.01}})
+>>> cfg = u.run_config("dual", seed=1, model="m", forget="f.parquet", retain=["r.parquet"], max_length=64)
+>>> (cfg.train.steps, cfg.train.lr, cfg.method.rho, u.lr_for("npo"))
+(3, 0.1, 0.01, 0.001)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from ontology.common.config import StrictModel, validate_config
+from ontology.common.errors import MedunlearnError
+from unlearn.config import RunConfig, TrainSection
+from unlearn.finetune import FinetuneConfig
+from unlearn.methods import METHODS, MethodConfig
+
+
+class UnlearnRecipe(StrictModel):
+    """The budget every method gets: same steps, batch and data; learning rate and options per method."""
+
+    steps: int = Field(10, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: dict[str, float] = Field(
+        default_factory=lambda: {"default": 1e-3}, description="per method; 'default' for the others"
+    )
+    method: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per-method overrides of the method registry (e.g. rho)"
+    )
+    train: dict[str, Any] = Field(
+        default_factory=dict, description="extra keys of the run config's train section (e.g. retain_budget)"
+    )
+    checkpoint_every: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _check_overrides(self) -> UnlearnRecipe:
+        """Overrides are checked when the recipe is read, not when a stage first needs them."""
+        for name, keys in self.method.items():
+            if name not in METHODS:
+                raise ValueError(f"method: unknown method {name!r}; known: {', '.join(METHODS)}")
+            validate_config({"name": name, **keys}, MethodConfig, source=f"method.{name}")
+        validate_config(self.train, TrainSection, source="train")
+        return self
+
+    def lr_for(self, method: str) -> float:
+        """The learning rate of ``method`` (its own entry, else ``default``)."""
+        if method in self.lr:
+            return self.lr[method]
+        if "default" not in self.lr:
+            raise MedunlearnError(f"the recipe has no learning rate for {method!r} and no 'default'")
+        return self.lr["default"]
+
+    def run_config(
+        self, method: str, *, seed: int, model: str, forget: str, retain: Sequence[str], max_length: int
+    ) -> RunConfig:
+        """The run config of ``method`` on this budget (``output.dir`` is the stage's, set when it runs)."""
+        data = {
+            "model": {"name": model},
+            "data": {"forget": forget, "retain": list(retain), "max_length": max_length},
+            "method": {"name": method, **self.method.get(method, {})},
+            "train": {
+                "steps": self.steps,
+                "batch_size": self.batch_size,
+                "lr": self.lr_for(method),
+                "seed": seed,
+                "checkpoint_every": self.checkpoint_every,
+                **self.train,
+            },
+        }
+        return validate_config(data, RunConfig, source=f"unlearn recipe of {method}")
+
+
+class RelearnRecipe(StrictModel):
+    """The relearning attack: ``steps`` fine-tuning steps on half of the forget items."""
+
+    steps: int = Field(5, ge=1)
+    batch_size: int = Field(4, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    train_layers: int | None = Field(None, ge=1)
+
+
+class Recipe(StrictModel):
+    """Everything a suite size (or a demo model) fixes: the model and the recipes of memorize/oracle,
+    unlearn and relearn."""
+
+    model: str
+    max_length: int = Field(
+        256, ge=8, description="tokens per text in every stage; the answer ends the text, so keep it whole"
+    )
+    methods: list[str] = Field(default_factory=lambda: ["dual", "graddiff", "npo"])
+    memorize: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    unlearn: UnlearnRecipe = Field(default_factory=UnlearnRecipe)
+    relearn: RelearnRecipe = Field(default_factory=RelearnRecipe)
+
+    def check_methods(self, methods: Sequence[str]) -> None:
+        """One line for a method that is not registered or has no learning rate here, before any stage runs."""
+        if unknown := [m for m in methods if m not in METHODS]:
+            raise MedunlearnError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
+        if not methods:
+            raise MedunlearnError("no method to run")
+        for m in methods:
+            self.unlearn.lr_for(m)
