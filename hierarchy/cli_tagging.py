@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
 from ontology.common.atomic import atomic_write_text
+from ontology.common.cli import CliGroup
 from ontology.common.hashing import sha256_file
 
 
@@ -31,7 +31,7 @@ def tag_cmd(
     ),
     out: Path = typer.Option(..., "-o", "--out", help="SPANS output (.jsonl or .parquet)."),
     text_field: list[str] = typer.Option(
-        ["text"], "--text-field", "-f", help="Field to tag; repeat to join several (blank line between)."
+        ["text"], "--text-field", "-t", help="Field to tag; repeat to join several (blank line between)."
     ),
     id_field: str | None = typer.Option(
         None, help="Field with the document id (default: doc_id/id/pmid or row number)."
@@ -40,7 +40,9 @@ def tag_cmd(
     fmt: str | None = typer.Option(
         None, "--format", help="jsonl or parquet (default: from the output suffix)."
     ),
-    no_abbreviations: bool = typer.Option(False, help="Skip scispaCy's abbreviation detector."),
+    abbreviations: bool = typer.Option(
+        True, "--abbreviations/--no-abbreviations", help="Run scispaCy's abbreviation detector."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Tag CORPUS with the concepts of GRAPH and write one row per document with its spans (resumable)."""
@@ -48,8 +50,8 @@ def tag_cmd(
     from hierarchy.tagger import build_nlp, resolve_hierarchy
 
     hier = resolve_hierarchy(graph)
-    nlp = build_nlp(hier, abbreviations=not no_abbreviations)
-    settings = {"graph": _source_hash(graph), "abbreviations": not no_abbreviations}
+    nlp = build_nlp(hier, abbreviations=abbreviations)
+    settings = {"graph": _source_hash(graph), "abbreviations": abbreviations}
     summary = tag_corpus(
         nlp, corpus, out, list(text_field), id_field=id_field, fmt=fmt, workers=workers, settings=settings
     )
@@ -63,7 +65,7 @@ def tag_cmd(
         )
 
 
-class DefaultBuildGroup(TyperGroup):
+class DefaultBuildGroup(CliGroup):
     """A group that runs ``build`` when the first argument is not one of its subcommands."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -74,7 +76,6 @@ class DefaultBuildGroup(TyperGroup):
 
 masks_app = typer.Typer(
     cls=DefaultBuildGroup,
-    no_args_is_help=True,
     help="Per-token role/level/weight masks for a tokenizer: `masks SPANS …` builds, `masks preview MASKS` shows.",
 )
 

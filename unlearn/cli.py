@@ -11,6 +11,7 @@ import typer
 
 from hierarchy.cli import app as hierarchy_app
 from ontology.cli import app as ontology_app
+from ontology.common.cli import CLICK_ERRORS, INTERRUPTS, CliGroup, report_click_error
 from ontology.common.errors import MedunlearnError
 from ontology.common.progress import set_quiet
 from unlearn.cli_demo import app as demo_app
@@ -23,11 +24,16 @@ app = typer.Typer(
     help=(
         "Remove sensitive medical knowledge from a language model while keeping its general medical competence.\n\n"
         "Flow: ontology (concept graph) -> hierarchy (levels, tags, token masks) -> unlearn (dual-strategy "
-        "unlearner, baselines, evaluation)."
+        "unlearner, baselines, evaluation).\n\n"
+        "Exit codes: 0 done; 1 found problems or nothing found (`ontology validate`, `ontology search`); "
+        "2 bad input or usage (one line naming the file, key or flag); 130 interrupted (finished stages are "
+        "kept: run the same command again to resume)."
     ),
-    no_args_is_help=True,
+    cls=CliGroup,
     pretty_exceptions_enable=False,
 )
+
+
 app.add_typer(ontology_app, name="ontology")
 app.add_typer(hierarchy_app, name="hierarchy")
 app.add_typer(unlearn_app, name="unlearn")
@@ -38,7 +44,7 @@ app.add_typer(demo_app, name="demo")
 
 @app.callback()
 def _root(
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or stage lines."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     set_quiet(quiet)
@@ -53,16 +59,19 @@ def _root(
 _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
-def main() -> None:
-    """Entry point: bad input is reported as one line (exit 2), never a traceback."""
+def main(args: list[str] | None = None) -> None:
+    """Entry point: bad input is reported as one line (exit 2), never a traceback; see the exit codes in --help."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False: errors reach the handlers below, and an Exit(n) comes back as its code
+        code = app(args=args, prog_name="medunlearn", standalone_mode=False)
     except MedunlearnError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except CLICK_ERRORS as exc:
+        sys.exit(report_click_error(exc))
     except OSError as exc:
         if exc.errno not in _STORAGE_ERRORS:
             raise
@@ -73,19 +82,11 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(2)
-    except KeyboardInterrupt:
+    except INTERRUPTS:
+        code = 130
+    if code == 130:  # typer turns Ctrl-C into Exit(130)
         print("interrupted: finished stages are kept; run the same command again to resume", file=sys.stderr)
-        sys.exit(130)
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
-        sys.exit(code)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
