@@ -7,6 +7,7 @@ is the same as ``masks build SPANS --tokenizer …``; ``masks preview MASKS`` sh
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,18 @@ import typer
 from ontology.common.atomic import atomic_write_text
 from ontology.common.cli import CliGroup
 from ontology.common.hashing import sha256_file
+
+#: maps ``--tokenizer`` (a name or a directory) to what :func:`hierarchy.masks.load_fast_tokenizer` reads. The
+#: default passes it on (a local Hugging Face directory or an already prepared model name); the ``medunlearn``
+#: console script installs one that prepares registered models on first use (hierarchy never imports unlearn).
+TokenizerResolver = Callable[[str], "str | Path"]
+_tokenizer_resolver: TokenizerResolver = str
+
+
+def set_tokenizer_resolver(resolver: TokenizerResolver) -> None:
+    """Use ``resolver`` to turn ``masks build --tokenizer NAME`` into a tokenizer directory."""
+    global _tokenizer_resolver
+    _tokenizer_resolver = resolver
 
 
 def _source_hash(path: Path) -> str:
@@ -84,7 +97,7 @@ masks_app = typer.Typer(
 def masks_build_cmd(
     spans: Path = typer.Argument(..., help="SPANS file from `hierarchy tag`."),
     tokenizer: str = typer.Option(
-        ..., help="Local Hugging Face directory or prepared model name (tiny-llama, smollm2)."
+        ..., help="Local Hugging Face directory or model name (tiny-llama, smollm2; prepared on first use)."
     ),
     hierarchy: Path = typer.Option(
         ..., "--hierarchy", help="Hierarchy directory (HIER) or graph the spans came from."
@@ -108,7 +121,7 @@ def masks_build_cmd(
     hier = resolve_hierarchy(hierarchy)
     resolved = Scope.parse(scope, hier)
     table = {cid: tuple(r) for cid, r in assign_roles(hier, resolved).items()}
-    tok = load_fast_tokenizer(tokenizer)
+    tok = load_fast_tokenizer(_tokenizer_resolver(tokenizer))
     summary = write_masks(
         read_spans(spans),
         tok,

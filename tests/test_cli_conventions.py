@@ -1,5 +1,5 @@
 """The console script's contract: usage mistakes in one line (exit 2), documented exit codes, one flag
-vocabulary (``-o/--out``, ``--quiet`` after any command, hidden old spellings)."""
+vocabulary (``-o/--out``, ``--quiet`` after any command, hidden old spellings), models prepared on first use."""
 
 from __future__ import annotations
 
@@ -179,3 +179,22 @@ def test_bad_input_is_exit_2_with_the_file(tmp_path: Path) -> None:
     assert out.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'missing'}: not a graph directory (run `medunlearn ontology build ... -o GRAPH` first)"
     ]
+
+
+def test_masks_build_prepares_a_registered_tokenizer_on_first_use(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    hier = tmp_path / "HIER"
+    assert run("hierarchy", "build", str(OWL / "fixture.owl"), "-o", str(hier), "-q").returncode == 0
+    spans = tmp_path / "spans.jsonl"
+    spans.write_text(
+        json.dumps({"doc_id": "d1", "text": "Post-operative anxiety after surgery.", "spans": [
+            {"start": 0, "end": 22, "text": "Post-operative anxiety", "concept_id": "FIX:0000006", "level": 3}
+        ]}) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    masks = tmp_path / "m.parquet"
+    args = ["hierarchy", "masks", "build", str(spans), "--hierarchy", str(hier), "--tokenizer", "tiny-llama"]
+    out = run(*args, "--scope", "FIX:0000005", "-o", str(masks), "--json", home=home)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["tokens_by_role"]["target"] > 0
+    assert (home / "models" / "tiny-llama" / "tokenizer.json").is_file()

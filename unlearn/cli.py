@@ -10,6 +10,7 @@ import sys
 import typer
 
 from hierarchy.cli import app as hierarchy_app
+from hierarchy.cli_tagging import set_tokenizer_resolver
 from ontology.cli import app as ontology_app
 from ontology.common.cli import CLICK_ERRORS, INTERRUPTS, CliGroup, report_click_error
 from ontology.common.errors import MedunlearnError
@@ -34,6 +35,14 @@ app = typer.Typer(
 )
 
 
+def _prepared_tokenizer(name: str) -> str:
+    """A registered model name or ``.gguf`` file prepared on first use (as `unlearn run` and `demo` do)."""
+    from unlearn.models import REGISTRY, prepare
+
+    return str(prepare(name)) if name in REGISTRY or name.endswith(".gguf") else name
+
+
+set_tokenizer_resolver(_prepared_tokenizer)
 app.add_typer(ontology_app, name="ontology")
 app.add_typer(hierarchy_app, name="hierarchy")
 app.add_typer(unlearn_app, name="unlearn")
