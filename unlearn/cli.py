@@ -73,14 +73,19 @@ def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    _exit(_run(args))
+
+
+def _run(args: list[str] | None) -> int:
+    """Run the command; return its exit code, having reported any bad input as one line."""
     try:
         # standalone_mode=False: errors reach the handlers below, and an Exit(n) comes back as its code
         code = app(args=args, prog_name="medunlearn", standalone_mode=False)
     except MedunlearnError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except CLICK_ERRORS as exc:
-        sys.exit(report_click_error(exc))
+        return report_click_error(exc)
     except OSError as exc:
         if exc.errno not in _STORAGE_ERRORS:
             raise
@@ -90,12 +95,24 @@ def main(args: list[str] | None = None) -> None:
             "free space or choose another --out / MEDUNLEARN_HOME, then run the same command again",
             file=sys.stderr,
         )
-        sys.exit(2)
+        return 2
     except INTERRUPTS:
         code = 130
     if code == 130:  # typer turns Ctrl-C into Exit(130)
         print("interrupted: finished stages are kept; run the same command again to resume", file=sys.stderr)
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
+
+
+def _exit(code: int) -> None:
+    """Exit with ``code``. A worker process of torchrun / accelerate launch (WORLD_SIZE > 1) leaves without
+    running C++ static destructors: after its work was done and the process group ended, one of them aborted
+    now and then ('terminate called without an active exception', SIGABRT, no Python frame), failing the run."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
