@@ -17,13 +17,12 @@ from hierarchy.roles import RoleWeights, assign_roles, role_counts
 from hierarchy.rules import RULES
 from hierarchy.scope import Scope, split_items
 from hierarchy.store import read_hierarchy, write_hierarchy
+from ontology.common.cli import CliGroup
 from ontology.common.config import load_config, validate_config
 from ontology.common.errors import InputError
 from ontology.loader import open_graph
 
-app = typer.Typer(
-    help="Fold a concept graph into four levels, tag text, and emit token masks.", no_args_is_help=True
-)
+app = typer.Typer(help="Fold a concept graph into four levels, tag text, and emit token masks.", cls=CliGroup)
 
 LEVEL_STYLE = {0: "dim", 1: "bold magenta", 2: "bold blue", 3: "green", 4: "yellow"}
 

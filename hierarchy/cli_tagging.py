@@ -12,20 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
 from ontology.common.atomic import atomic_write_text
+from ontology.common.cli import CliGroup
 from ontology.common.hashing import sha256_file
 
-#: ``--tokenizer`` to a directory. hierarchy knows directories only; the ``medunlearn`` console script sets
-#: the model registry's resolver (:func:`use_tokenizer_resolver`), so registry names work there too.
-_tokenizer_dir: Callable[[str], Path] = Path
+#: maps ``--tokenizer`` (a name or a directory) to what :func:`hierarchy.masks.load_fast_tokenizer` reads. The
+#: default passes it on (a local Hugging Face tokenizer directory); the ``medunlearn``
+#: console script installs one that prepares registered models on first use (hierarchy never imports unlearn).
+TokenizerResolver = Callable[[str], "str | Path"]
+_tokenizer_resolver: TokenizerResolver = str
 
 
-def use_tokenizer_resolver(resolve: Callable[[str], Path]) -> None:
-    """Let ``--tokenizer`` name what ``resolve`` maps to a tokenizer directory (e.g. a prepared model)."""
-    global _tokenizer_dir
-    _tokenizer_dir = resolve
+def set_tokenizer_resolver(resolver: TokenizerResolver) -> None:
+    """Use ``resolver`` to turn ``masks build --tokenizer NAME`` into a tokenizer directory."""
+    global _tokenizer_resolver
+    _tokenizer_resolver = resolver
 
 
 def tag_cmd(
@@ -35,7 +37,7 @@ def tag_cmd(
     ),
     out: Path = typer.Option(..., "-o", "--out", help="SPANS output (.jsonl or .parquet)."),
     text_field: list[str] = typer.Option(
-        ["text"], "--text-field", "-f", help="Field to tag; repeat to join several (blank line between)."
+        ["text"], "--text-field", "-t", help="Field to tag; repeat to join several (blank line between)."
     ),
     id_field: str | None = typer.Option(
         None, help="Field with the document id (default: doc_id/id/pmid or row number)."
@@ -44,7 +46,9 @@ def tag_cmd(
     fmt: str | None = typer.Option(
         None, "--format", help="jsonl or parquet (default: from the output suffix)."
     ),
-    no_abbreviations: bool = typer.Option(False, help="Skip scispaCy's abbreviation detector."),
+    abbreviations: bool = typer.Option(
+        True, "--abbreviations/--no-abbreviations", help="Run scispaCy's abbreviation detector."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Tag CORPUS with the concepts of GRAPH and write one row per document with its spans (resumable)."""
@@ -53,8 +57,8 @@ def tag_cmd(
     from hierarchy.tagger import build_nlp
 
     hier = open_hierarchy(graph)
-    nlp = build_nlp(hier, abbreviations=not no_abbreviations)
-    settings = {"graph": source_hash(graph), "abbreviations": not no_abbreviations}
+    nlp = build_nlp(hier, abbreviations=abbreviations)
+    settings = {"graph": source_hash(graph), "abbreviations": abbreviations}
     summary = tag_corpus(
         nlp, corpus, out, list(text_field), id_field=id_field, fmt=fmt, workers=workers, settings=settings
     )
@@ -68,7 +72,7 @@ def tag_cmd(
         )
 
 
-class DefaultBuildGroup(TyperGroup):
+class DefaultBuildGroup(CliGroup):
     """A group that runs ``build`` when the first argument is not one of its subcommands."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -79,7 +83,6 @@ class DefaultBuildGroup(TyperGroup):
 
 masks_app = typer.Typer(
     cls=DefaultBuildGroup,
-    no_args_is_help=True,
     help="Per-token role/level/weight masks for a tokenizer: `masks SPANS …` builds, `masks preview MASKS` shows.",
 )
 
@@ -88,7 +91,7 @@ masks_app = typer.Typer(
 def masks_build_cmd(
     spans: Path = typer.Argument(..., help="SPANS file from `hierarchy tag`."),
     tokenizer: str = typer.Option(
-        ..., help="Local Hugging Face directory or prepared model name (tiny-llama, smollm2)."
+        ..., help="Local Hugging Face directory or model name (tiny-llama, smollm2; prepared on first use)."
     ),
     hierarchy: Path = typer.Option(
         ..., "--hierarchy", help="Hierarchy directory (HIER) or graph the spans came from."
@@ -113,7 +116,7 @@ def masks_build_cmd(
     hier = open_hierarchy(hierarchy)
     resolved = Scope.parse(scope, hier)
     table = {cid: tuple(r) for cid, r in assign_roles(hier, resolved).items()}
-    tok = load_fast_tokenizer(_tokenizer_dir(tokenizer))
+    tok = load_fast_tokenizer(_tokenizer_resolver(tokenizer))
     summary = write_masks(
         read_spans(spans),
         tok,

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import typer
 
+from ontology.common.cli import CliGroup
 from ontology.common.errors import InputError
 
 app = typer.Typer(
     help="Read medical ontologies (OWL, OBO, MeSH, UMLS, tables) into one concept graph.",
-    no_args_is_help=True,
+    cls=CliGroup,
 )
 
 
@@ -54,9 +55,7 @@ def build(
     sources: list[Path] = typer.Argument(
         ..., help="Ontology files (or UMLS META directories) to read and merge."
     ),
-    output: Path = typer.Option(
-        ..., "--output", "-o", help="Graph directory to write (replaced atomically)."
-    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Graph directory to write (replaced atomically)."),
     format: SourceFormat = typer.Option(
         SourceFormat.auto, "--format", "-f", help="Source format; auto guesses it."
     ),
@@ -74,13 +73,13 @@ def build(
     from ontology.store import write_graph
 
     cg = _load_sources(sources, format.value, strict)
-    write_graph(cg, output)
+    write_graph(cg, out)
     stats = cg.stats()
     if as_json:
         _echo_json(stats)
     else:
         typer.echo(
-            f"{output}: {stats['concepts']} concepts, {stats['edges']} is_a edges, {stats['roots']} roots, "
+            f"{out}: {stats['concepts']} concepts, {stats['edges']} is_a edges, {stats['roots']} roots, "
             f"max depth {stats['max_depth']}, {stats['obsolete']} obsolete, {stats['skipped']} skipped"
         )
 
@@ -169,7 +168,7 @@ def export(
     format: ExportFormat = typer.Option(
         ..., "--format", "-f", help="graphml, obographs (OBO Graphs JSON) or node-link."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="File to write (atomically)."),
+    out: Path = typer.Option(..., "--out", "-o", help="File to write (atomically)."),
 ) -> None:
     """Export a graph to GraphML, OBO Graphs JSON or networkx node-link JSON.
 
@@ -177,8 +176,8 @@ def export(
     """
     from ontology.store import export_graph, read_graph
 
-    export_graph(read_graph(graph), output, format.value)
-    typer.echo(f"wrote {output}")
+    export_graph(read_graph(graph), out, format.value)
+    typer.echo(f"wrote {out}")
 
 
 @app.command()

@@ -8,7 +8,9 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(help="The whole flow on the bundled demo data.", invoke_without_command=True)
+from ontology.common.cli import CliGroup
+
+app = typer.Typer(help="The whole flow on the bundled demo data.", invoke_without_command=True, cls=CliGroup)
 
 
 def print_results(results: dict[str, Any]) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(help="Benchmark suites: memorize, oracle, unlearn, measure, report.", no_args_is_help=True)
+from ontology.common.cli import CliGroup
+
+app = typer.Typer(help="Benchmark suites: memorize, oracle, unlearn, measure, report.", cls=CliGroup)
 
 SIZE_HELP = "smoke (tiny random model, seconds), small (SmolLM2-135M, ~100/300 items), full (all items)."
 

@@ -6,9 +6,9 @@ import json
 
 import typer
 
-app = typer.Typer(
-    help="Offline model registry: list models, prepare (convert and cache) them.", no_args_is_help=True
-)
+from ontology.common.cli import CliGroup
+
+app = typer.Typer(help="Offline model registry: list models, prepare (convert and cache) them.", cls=CliGroup)
 
 
 @app.command("list")

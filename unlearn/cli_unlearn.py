@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
+from ontology.common.cli import CliGroup
+
 app = typer.Typer(
     help="Run the dual-strategy unlearner or a baseline; apply and revert unlearning patches.",
-    no_args_is_help=True,
+    cls=CliGroup,
 )
 
 

@@ -171,9 +171,10 @@ def test_workers_give_the_same_rows(nlp, tmp_path: Path) -> None:
 @pytest.fixture
 def cli_app() -> typer.Typer:
     from hierarchy.cli_tagging import register
+    from ontology.common.cli import CliGroup
 
-    app = typer.Typer()
-    group = typer.Typer()
+    app = typer.Typer(cls=CliGroup)
+    group = typer.Typer(cls=CliGroup)
 
     @group.callback()
     def _group() -> None:
@@ -202,9 +203,9 @@ def test_cli_tag_masks_preview(cli_app: typer.Typer, tmp_path: Path) -> None:
             str(src),
             "-o",
             str(tmp_path / "s.parquet"),
-            "-f",
+            "-t",
             "question",
-            "-f",
+            "-f",  # the old spelling, a hidden alias of --text-field
             "exp",
             "--json",
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 from pathlib import Path
@@ -122,3 +123,54 @@ def test_sha256_and_input_error(tmp_path: Path) -> None:
     assert sha256_file(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert str(InputError("bad", path="f.obo", line=4)) == "f.obo:4: bad"
     assert str(InputError("bad", path="f.obo")) == "f.obo: bad"
+
+
+@pytest.fixture
+def loud(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Progress output on (the test session runs with MEDUNLEARN_QUIET=1)."""
+    mod = importlib.import_module("ontology.common.progress")  # the package exports a function of that name
+    monkeypatch.delenv("MEDUNLEARN_QUIET", raising=False)
+    monkeypatch.setattr(mod, "_QUIET", False)
+
+
+def test_progress_off_a_terminal_is_one_plain_line_per_stage(
+    loud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ontology.common.progress import StageLine, bar, progress, set_quiet
+
+    assert list(progress(range(5), desc="tagging", unit="doc")) == [0, 1, 2, 3, 4]
+    with bar(desc="masks", unit="doc") as b:
+        assert isinstance(b, StageLine)
+        b.update(3)
+    steps = bar(desc="memorize", total=4, unit="step")
+    for _ in range(4):
+        steps.update(1)
+        steps.set_postfix(loss="0.125")
+    steps.close()
+    steps.close()  # closing twice prints once
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert [line.split(" in ")[0] for line in lines] == [
+        "tagging: 5 doc",
+        "masks: 3 doc",
+        "memorize: 4/4 step",
+    ]
+    assert lines[2].endswith(" s, loss=0.125")
+    set_quiet(True)
+    try:
+        list(progress(range(3), desc="quiet"))
+        bar(desc="quiet").close()
+    finally:
+        set_quiet(False)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_on_a_terminal_is_a_tqdm_bar(loud, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tqdm.auto import tqdm
+
+    mod = importlib.import_module("ontology.common.progress")
+    monkeypatch.setattr(mod, "on_terminal", lambda: True)
+    b = mod.bar(desc="x", total=2)
+    assert isinstance(b, tqdm)
+    b.close()

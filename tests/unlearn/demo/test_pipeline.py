@@ -62,13 +62,17 @@ def test_tiny_demo_runs_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.M
     # the measured fraction comes from diffing weights: dual touches about rho = 0.1% of them
     assert 0 < rows["dual"]["changed_param_fraction"] <= 0.0011
     assert rows["graddiff"]["changed_param_fraction"] > 0.5
-    # memorisation is real: the memorised model knows its records better than the base model
-    assert rows["memorized"]["forget_target_logp"] > rows["base"]["forget_target_logp"]
-    assert rows["memorized"]["forget_recall"] > rows["base"]["forget_recall"]
+    # memorisation is real, with margins that hold on any x86 CPU and thread count (measured with 1 and 2
+    # threads: log-lik -6.2 -> -0.02 per token, recall 0 -> 20 of 20; 25 epochs gave 0 of 20 on an AMD EPYC)
+    base, memorized = rows["base"], rows["memorized"]
+    assert memorized["forget_target_logp"] - base["forget_target_logp"] >= 3.0  # nats per token
+    assert memorized["forget_recall"] >= 0.75 and memorized["retain_recall"] >= 0.75
+    assert base["forget_recall"] <= 0.1
     shown = [c for c in results["completions"] if c["kind"] == "forgotten record"]
     recalled = {p["prompt"] for p, hit in zip(select_demo_data(cfg)["forget_completion"],
                                               rows_recalled(out, "memorized"), strict=True) if hit}  # fmt: skip
-    assert all(c["prompt"] in recalled for c in shown[: len(recalled)])  # what was known is what is shown
+    assert len(recalled) >= 2
+    assert all(c["prompt"] in recalled for c in shown)  # what was known is what is shown
     assert Path(results["report"]).is_file()
     saved = json.loads((out / "report" / "results.json").read_text())
     assert saved["methods"]["dual"]["forget_acc"] == pytest.approx(rows["dual"]["forget_acc"])

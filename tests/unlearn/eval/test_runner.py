@@ -139,8 +139,9 @@ def test_accuracies_match_an_independent_loop(smoke: tuple[Path, dict], shared_d
         for split in ("forget", "retain_holdout"):
             mine = _my_accuracy(model, tok, _items(out, rows, split))
             assert results["methods"][name][f"{split}_acc"] == pytest.approx(mine, abs=1e-9), (name, split)
-    # memorisation worked on the tiny model: the forget items are known before unlearning
-    assert results["methods"]["memorized"]["forget_acc"] >= 0.9
+    # memorisation worked on the tiny model: the forget items are known before unlearning (measured 12 of 12 with
+    # 1 and with 2 threads; chance and the oracle are 0.25): a margin of three items for other CPUs
+    assert results["methods"]["memorized"]["forget_acc"] >= 0.75
 
 
 def test_mia_and_derived_metrics(smoke: tuple[Path, dict], shared_data: Path) -> None:
