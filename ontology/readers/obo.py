@@ -17,6 +17,10 @@ What becomes what:
 - ``is_obsolete: true`` → ``obsolete=True``; obsolete terms keep their node (and ``replaced_by``)
   but contribute no edges, so they stay out of the hierarchy.
 - ``synonym: "text" SCOPE [TYPE] [xrefs]`` → ``(text, SCOPE)``; ``def: "text" [xrefs]`` → ``definition``.
+- ``property_value: skos:exactMatch MESH:D002771`` (and ``closeMatch``, ``broadMatch``, ``narrowMatch``,
+  ``relatedMatch``) → the node attribute ``mappings`` as ``(predicate, target)`` pairs (present only on terms
+  that have some), the target also among the ``xrefs``: merges read the predicate to give a joined label an
+  honest synonym scope (:mod:`ontology.merge`).
 
 An ``is_a`` to an id that is no term of the file is dropped and noted in ``skipped`` (in strict
 mode too: the line itself is well formed). A cyclic ``is_a`` is read as is (detecting it is
@@ -136,6 +140,9 @@ def _lines(path: Path, skips: Skips) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
+_SKOS_MAPPING = tuple(f"skos:{m}Match " for m in ("exact", "close", "broad", "narrow", "related"))
+
+
 def _header_value(value: str) -> str:
     return value.split(" xsd:", 1)[0].strip().strip('"')
 
@@ -147,6 +154,7 @@ class _Term:
         "is_a",
         "label",
         "line",
+        "mappings",
         "obsolete",
         "relationships",
         "replaced_by",
@@ -163,6 +171,7 @@ class _Term:
         self.is_a: list[tuple[str, int]] = []
         self.relationships: list[tuple[str, str]] | None = None  # rare fields: a list only when used
         self.alt_ids: list[str] | None = None
+        self.mappings: list[tuple[str, str]] | None = None
         self.obsolete = False
         self.replaced_by: list[str] | None = None
 
@@ -297,6 +306,12 @@ def read_obo(path: str | Path, strict: bool = False) -> ConceptGraph:
                 skips.add(f"{tag} without a closed quoted text", number)
                 continue
             term.synonyms.append((parsed[0], _OLD_SYNONYM_TAGS[tag]))
+        elif tag == "property_value" and value.startswith(_SKOS_MAPPING):
+            predicate, _, rest = value.partition(" ")
+            target = _header_value(rest)
+            if target:
+                term.mappings = [*(term.mappings or ()), (predicate[5:], target)]
+                term.xrefs.append(target)
         elif tag in _IGNORED_TAGS:
             continue
         # other tags (OBO allows extensions) are read past without a note
@@ -336,6 +351,8 @@ def _build(path: Path, terms: dict[str, _Term], header: dict[str, str], skips: S
         }
         if t.relationships:
             attrs["relationships"] = t.relationships
+        if t.mappings:
+            attrs["mappings"] = t.mappings
         graph.add_node(tid, **attrs)
         if t.is_a and not t.obsolete:
             pending.append((tid, t.is_a))
