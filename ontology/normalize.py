@@ -224,19 +224,20 @@ def abbreviation_case(name: str, max_chars: int = ABBREVIATION_CHARS) -> str | N
     """The letters and digits a short abbreviation-like name must be written with, or None.
 
     A name of at most ``max_chars`` characters is abbreviation-like when it has two or more upper-case letters
-    (``AIDS``, ``NO``, ``5-FU``), or at most three characters and one upper-case letter (``Li``, ``Na``): such a
-    name matches only text written in the same case ("NO", "NOs"; not "no").
+    (``AIDS``, ``NO``, ``5-FU``, ``CsA``), or two characters and one upper-case letter (``Li``, ``Na``, ``Hb``): such
+    a name matches only text written in the same case ("NO", "NO's"; not "no"). A Title-Case word (``Air``,
+    ``Iron``) is no abbreviation.
 
     Examples
     --------
-    >>> [abbreviation_case(n) for n in ["NO", "Li", "5-FU", "Iron", "NSCLCs", "tin"]]
-    ['NO', 'Li', '5FU', None, None, None]
+    >>> [abbreviation_case(n) for n in ["NO", "Li", "5-FU", "CsA", "Air", "Iron", "NSCLCs", "tin"]]
+    ['NO', 'Li', '5FU', 'CsA', None, None, None, None]
     """
     name = name.strip()
     if not name or len(name) > max_chars:
         return None
     upper = sum(c.isupper() for c in name)
-    if upper >= 2 or (upper == 1 and len(name) <= 3):
+    if upper >= 2 or (upper == 1 and len(name) <= 2):
         return "".join(c for c in name if c.isalnum())
     return None
 

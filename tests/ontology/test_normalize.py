@@ -75,7 +75,9 @@ def test_abbreviation_case() -> None:
     assert abbreviation_case("Li") == "Li"
     assert abbreviation_case("5-FU") == "5FU"
     assert abbreviation_case("AIDS") == "AIDS"
-    assert abbreviation_case("Iron") is None  # one capital, four letters: an ordinary word
+    assert abbreviation_case("Iron") is None  # one capital, a Title-Case word
+    assert abbreviation_case("Air") is None
+    assert abbreviation_case("CsA") == "CsA"
     assert abbreviation_case("tin") is None
     assert abbreviation_case("NSCLCs") is None  # longer than the default 5 characters
     assert abbreviation_case("NSCLCs", max_chars=6) == "NSCLCs"
