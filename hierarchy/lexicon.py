@@ -86,7 +86,7 @@ class TaggingRules(StrictModel):
         True, description="drop names that annotated corpora (corpus_evidence) rarely link where written"
     )
     stoplist_min_occurrences: int = Field(
-        4, ge=1, description="learnt stoplist: a name must be written at least this often to be judged"
+        3, ge=1, description="learnt stoplist: a name must be written at least this often to be judged"
     )
     stoplist_max_rate: float = Field(
         0.25, ge=0, le=1, description="learnt stoplist: dropped when linked/occurrences is below this"

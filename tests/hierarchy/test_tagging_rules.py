@@ -85,7 +85,7 @@ def test_explicit_stoplist() -> None:
 def test_learnt_stoplist_reads_corpus_evidence() -> None:
     evidence = {
         "MESH:D008094": {"lithium": [9, 10]},  # linked 9 of 10: kept
-        "MESH:D001120": {"arginine": [0, 3]},  # 3 occurrences: too few to judge (minimum 4)
+        "MESH:D001120": {"arginine": [0, 2]},  # 2 occurrences: too few to judge (minimum 3)
         # one name written 10 times and never linked goes; the concept keeps its other, linked name
         "MESH:D003866": {"depression": [0, 10], "depressive disorder": [5, 5]},
         # the concept is never linked where its names are written: every name of it goes
