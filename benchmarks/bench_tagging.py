@@ -54,6 +54,8 @@ SPLIT = re.compile(r"\s+")
 CDR_TRAIN = SHARED / "bc5cdr/CDR_TrainingSet.PubTator.txt"
 CDR_DEV = SHARED / "bc5cdr/CDR_DevelopmentSet.PubTator.txt"
 DO_MESH = SHARED / "disease_ontology/MESHinDO.tsv"
+#: timed passes of our tagger (best kept), from --repeat
+REPEAT = int(os.environ.get("BENCH_REPEAT", "1"))
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -350,9 +352,11 @@ def child_ours(texts: list[str], workers: int, linker: bool = False) -> dict[str
     nlp = build_nlp(build_hierarchy(read_mesh_tree(TREE, labels=NAMES)), linker=linker)
     build = time.perf_counter() - t0
     docs = [Document(str(i), t, {}, {}) for i, t in enumerate(texts)]
-    t0, c0 = time.perf_counter(), _cpu()
-    spans = [s for _, s in tag_documents(nlp, docs, workers=workers)]
-    tag, cpu = time.perf_counter() - t0, _cpu() - c0
+    tag = cpu = float("inf")
+    for _ in range(REPEAT):  # best of REPEAT: the machine is shared
+        t0, c0 = time.perf_counter(), _cpu()
+        spans = [s for _, s in tag_documents(nlp, docs, workers=workers)]
+        tag, cpu = min(tag, time.perf_counter() - t0), min(cpu, _cpu() - c0)
     pred = [
         sorted({s["concept_id"][5:] for s in doc if s["concept_id"].startswith("MESH:")}) for doc in spans
     ]
@@ -618,9 +622,11 @@ def main() -> None:
         "--skip", default="", help="Comma-separated: ours, quickumls, linker, bc5cdr, masks, pubmedqa."
     )
     ap.add_argument("--limit", type=int, help="Only the first N abstracts.")
+    ap.add_argument("--repeat", type=int, default=1, help="Timed passes of our tagger; the best is kept.")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    os.environ["BENCH_REPEAT"] = str(args.repeat)  # the children read it
     sys.path.insert(0, str(REPO))
     texts, gold, ui_names = pubmedqa()
     if args.limit:
