@@ -171,3 +171,40 @@ def test_rules_validate_as_a_config() -> None:
     assert rules.exclude == ["V"] and rules.learnt_stoplist
     with pytest.raises(ConfigError, match="tagging.yaml: stoplist_max_rat: unknown key"):
         validate_config({"stoplist_max_rat": 0.1}, TaggingRules, source="tagging.yaml")
+
+
+def test_hierarchy_tag_cli_takes_rules_and_scope(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ontology.store import write_graph
+    from unlearn.cli import app
+
+    write_graph(meshlike(), tmp_path / "G")
+    (tmp_path / "c.jsonl").write_text(json.dumps({"text": TEXT}) + "\n")
+    (tmp_path / "rules.yaml").write_text("exclude: [V]\n")
+
+    def tagged(*extra: str) -> list[str]:
+        out = tmp_path / f"s{len(extra)}.jsonl"
+        res = CliRunner().invoke(
+            app, ["hierarchy", "tag", str(tmp_path / "G"), str(tmp_path / "c.jsonl"), "-o", str(out), *extra]
+        )
+        assert res.exit_code == 0, res.output
+        return [s["text"] for s in json.loads(out.read_text().splitlines()[0])["spans"]]
+
+    assert tagged() == ["anxiety disorders"]
+    assert tagged("--scope", "M01") == ["patients", "anxiety disorders"]
+    assert tagged("--rules", str(tmp_path / "rules.yaml")) == [
+        "patients",
+        "history",
+        "anxiety disorders",
+        "time",
+        "air",
+    ]
+    (tmp_path / "bad.yaml").write_text("exclud: [V]\n")
+    res = CliRunner().invoke(
+        app, ["hierarchy", "tag", str(tmp_path / "G"), str(tmp_path / "c.jsonl"), "-o", str(tmp_path / "x.jsonl"),
+              "--rules", str(tmp_path / "bad.yaml")],
+    )  # fmt: skip
+    assert res.exit_code != 0 and "bad.yaml: exclud: unknown key" in str(res.exception)
