@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from hierarchy.cli_scope import scope_app
 from hierarchy.cli_tagging import register as register_tagging
 from hierarchy.levels import LEVEL_NAMES, Hierarchy, HierarchyConfig, build_hierarchy
 from hierarchy.roles import RoleWeights, assign_roles, role_counts
@@ -194,3 +195,4 @@ def roles_cmd(
 
 
 register_tagging(app)  # `hierarchy tag` and `hierarchy masks …` live in hierarchy/cli_tagging.py
+app.add_typer(scope_app, name="scope")  # `hierarchy scope suggest` lives in hierarchy/cli_scope.py

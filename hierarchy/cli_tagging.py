@@ -15,6 +15,7 @@ import typer
 
 from ontology.common.atomic import atomic_write_text
 from ontology.common.cli import CliGroup
+from ontology.common.config import load_config
 from ontology.common.hashing import sha256_file
 
 #: maps ``--tokenizer`` (a name or a directory) to what :func:`hierarchy.masks.load_fast_tokenizer` reads. The
@@ -49,16 +50,37 @@ def tag_cmd(
     abbreviations: bool = typer.Option(
         True, "--abbreviations/--no-abbreviations", help="Run scispaCy's abbreviation detector."
     ),
+    rules: Path | None = typer.Option(
+        None, "--rules", help="YAML with TaggingRules keys: exclusions, stoplists, case (docs/hierarchy.md)."
+    ),
+    scope: str | None = typer.Option(
+        None,
+        "--scope",
+        help="Forget scope (ids, tree numbers, labels or @FILE): tagged even where rules exclude.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Tag CORPUS with the concepts of GRAPH and write one row per document with its spans (resumable)."""
+    """Tag CORPUS with the concepts of GRAPH and write one row per document with its spans (resumable).
+
+    Generic subtrees (publication types, named groups, …) are not tagged unless --scope names them; names that
+    annotated corpora rarely link are left out; see docs/hierarchy.md, "Tagging rules".
+    """
     from hierarchy.corpus import tag_corpus
+    from hierarchy.lexicon import TaggingRules
+    from hierarchy.scope import split_items
     from hierarchy.store import open_hierarchy, source_hash
     from hierarchy.tagger import build_nlp
 
     hier = open_hierarchy(graph)
-    nlp = build_nlp(hier, abbreviations=abbreviations)
-    settings = {"graph": source_hash(graph), "abbreviations": abbreviations}
+    tagging = load_config(rules, TaggingRules) if rules else TaggingRules()
+    items = split_items(scope, hier) if scope else None
+    nlp = build_nlp(hier, abbreviations=abbreviations, rules=tagging, scope=items)
+    settings = {
+        "graph": source_hash(graph),
+        "abbreviations": abbreviations,
+        "rules": tagging.hash(),
+        "scope": items,
+    }
     summary = tag_corpus(
         nlp, corpus, out, list(text_field), id_field=id_field, fmt=fmt, workers=workers, settings=settings
     )
@@ -97,7 +119,9 @@ def masks_build_cmd(
         ..., "--hierarchy", help="Hierarchy directory (HIER) or graph the spans came from."
     ),
     scope: str = typer.Option(
-        ..., help="Forget scope: concept ids, tree numbers or labels, comma-separated."
+        ...,
+        help="Forget scope: concept ids, tree numbers or labels, comma-separated; @FILE reads a scope file "
+        "(`scope suggest` writes one).",
     ),
     out: Path = typer.Option(..., "-o", "--out", help="MASKS Parquet file to write."),
     chat_template: bool = typer.Option(

@@ -5,6 +5,9 @@ in this order: an exact concept id (``MESH:D001008``), a MeSH tree number (``F03
 a bare MeSH UI (``D001008``), a label, then an exact synonym (both compared after
 :func:`ontology.normalize.normalize`, so ``anxiety disorder`` finds *Anxiety Disorders*). A label
 shared by several concepts selects all of them. ``keep`` items carve subtrees out of the scope.
+
+An item ``@FILE`` stands for the items of a scope file (:func:`read_scope_file`: one item per line, ``#``
+comments), such as the one ``medunlearn hierarchy scope suggest`` writes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hierarchy.levels import Hierarchy
@@ -67,17 +71,55 @@ class _Resolver:
         return [f"{self.hier.label(self._labels[k][0])!r} ({self._labels[k][0]})" for k in close]
 
 
+def read_scope_file(path: str | Path) -> list[str]:
+    """The items of a scope file: one per line, whatever follows ``#`` ignored, blank lines skipped.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "scope.txt"
+    >>> _ = p.write_text("# suggested\\nE04  # Surgical Procedures, Operative\\n\\nNeoplasms\\n")
+    >>> read_scope_file(p)
+    ['E04', 'Neoplasms']
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("scope file not found", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"unreadable scope file: {exc}", path) from None
+    items = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    items = [it for it in items if it]
+    if not items:
+        raise InputError("scope file names no item (one id, tree number or label per line)", path)
+    return items
+
+
+def expand_files(items: Iterable[str]) -> list[str]:
+    """``items`` with every ``@FILE`` replaced by the items of that scope file."""
+    out: list[str] = []
+    for item in items:
+        item = item.strip()
+        out.extend(read_scope_file(item[1:]) if item.startswith("@") else [item])
+    return out
+
+
 def split_items(text: str, hier: Hierarchy) -> list[str]:
     """Split a comma-separated scope string, re-joining pieces that form a label with commas.
 
     ``"E04,Surgical Procedures, Operative"`` gives ``["E04", "Surgical Procedures, Operative"]`` when
-    that label exists (longest join first).
+    that label exists (longest join first); ``@FILE`` pieces give the items of a scope file.
     """
     pieces = [p.strip() for p in text.split(",")]
     resolver = _Resolver(hier)
     items: list[str] = []
     i = 0
     while i < len(pieces):
+        if pieces[i].startswith("@"):
+            items.extend(read_scope_file(pieces[i][1:]))
+            i += 1
+            continue
         for j in range(len(pieces), i, -1):
             joined = ", ".join(pieces[i:j])
             if j == i + 1 or resolver.resolve(joined):
@@ -158,8 +200,8 @@ class Scope:
         >>> sorted(Scope.parse(["mental disorder"], build_hierarchy(cg)).concepts)
         ['X:1', 'X:2']
         """
-        scope_items = split_items(items, hier) if isinstance(items, str) else [s.strip() for s in items]
-        keep_items = split_items(keep, hier) if isinstance(keep, str) else [s.strip() for s in keep]
+        scope_items = split_items(items, hier) if isinstance(items, str) else expand_files(items)
+        keep_items = split_items(keep, hier) if isinstance(keep, str) else expand_files(keep)
         scope_items = [s for s in scope_items if s]
         if not scope_items:
             raise InputError("empty scope: give at least one concept id, tree number or label")

@@ -1,6 +1,7 @@
 """A spaCy tagger built from a concept graph, with no model download.
 
-Pipeline: ``spacy.blank("en")`` + scispaCy's ``combined_rule_tokenizer`` + scispaCy's
+Pipeline: ``spacy.blank("en")`` + scispaCy's ``combined_rule_tokenizer`` (a hyphen between letters split off)
++ scispaCy's
 ``abbreviation_detector`` + our ``concept_matcher``. The matcher walks a trie of normalised
 words (see :mod:`hierarchy.lexicon`): at every token start it follows the trie as far as the
 text allows, then keeps the longest candidates, the more specific concept (deeper level) when
@@ -27,15 +28,18 @@ from spacy.attrs import IDX, LENGTH, ORTH
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from hierarchy.lexicon import BARRIER, END, Entry, Lexicon, term_words
+from hierarchy.lexicon import BARRIER, END, Entry, Lexicon, TaggingRules, term_words
 from ontology.common.errors import InputError, MedunlearnError
 from ontology.graph import ConceptGraph
+from ontology.normalize import written_as
 
 SPANS_KEY = "concepts"
 # scispaCy's detector runs an empty global matcher on documents without abbreviations
 warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
-#: tokens that carry no words but do not break a match (``Alzheimer 's disease``)
-_TRANSPARENT = frozenset({"'s", "’s", "'", "’"})
+#: tokens that carry no words but do not break a match (``Alzheimer 's disease``, ``post - traumatic``)
+_TRANSPARENT = frozenset({"'s", "’s", "'", "’", "-"})
+#: a hyphen between letters is a token of its own: curated corpora annotate "cocaine" in "cocaine-dependent"
+HYPHEN_INFIX = r"(?<=[^\W\d_])-(?=[^\W\d_])"
 _CACHE_LIMIT = 500_000
 
 
@@ -71,11 +75,13 @@ class ConceptMatcher:
         self.spans_key = spans_key
         self.vocab = nlp.vocab
         self.lexicon: Lexicon | None = None
+        self.proper_names = True
         self._words: dict[int, tuple[str, ...]] = {}
 
-    def set_lexicon(self, lexicon: Lexicon) -> None:
-        """Attach the lexicon to match."""
+    def set_lexicon(self, lexicon: Lexicon, *, proper_names: bool = True) -> None:
+        """Attach the lexicon to match; ``proper_names``: see :attr:`TaggingRules.proper_names`."""
         self.lexicon = lexicon
+        self.proper_names = proper_names
 
     def _token_words(self, orth: int) -> tuple[str, ...]:
         words = self._words.get(orth)
@@ -88,13 +94,18 @@ class ConceptMatcher:
         return words
 
     def candidates(self, doc: Doc) -> list[tuple[int, int, Entry]]:
-        """Every ``(start_token, end_token, entry)`` whose key matches at token boundaries."""
+        """Every ``(start_token, end_token, entry)`` whose key matches at token boundaries.
+
+        Of a key's alternatives the first whose case constraint the text meets is taken (an abbreviation-like
+        name such as ``NO`` matches "NO" and "NOs", not "no").
+        """
         if self.lexicon is None:
             raise MedunlearnError("concept_matcher has no lexicon: build the pipeline with build_nlp()")
         words: list[str] = []
         wtok: list[int] = []
         token_words = self._token_words
-        for ti, orth in enumerate(doc.to_array(ORTH).tolist()):
+        orths = doc.to_array(ORTH).tolist()
+        for ti, orth in enumerate(orths):
             for w in token_words(orth):
                 words.append(w)
                 wtok.append(ti)
@@ -107,9 +118,13 @@ class ConceptMatcher:
                 continue
             j = i + 1
             while True:
-                entry = node.get(END)
-                if entry is not None and (j == n or wtok[j] != wtok[j - 1]):
-                    out.append((wtok[i], wtok[j - 1] + 1, entry))
+                alts = node.get(END)
+                if alts is not None and (j == n or wtok[j] != wtok[j - 1]):
+                    entry = alts[0]
+                    if entry.case is not None or len(alts) > 1:
+                        entry = self._first_in_case(alts, orths, wtok[i], wtok[j - 1] + 1)
+                    if entry is not None:
+                        out.append((wtok[i], wtok[j - 1] + 1, entry))
                 if j == n:
                     break
                 node = node.get(words[j])
@@ -117,6 +132,14 @@ class ConceptMatcher:
                     break
                 j += 1
         return out
+
+    def _first_in_case(self, alts: tuple[Entry, ...], orths: list[int], start: int, end: int) -> Entry | None:
+        strings = self.vocab.strings
+        written = "".join(strings[o] for o in orths[start:end])
+        for entry in alts:
+            if entry.case is None or written_as(written, entry.case):
+                return entry
+        return None
 
     def __call__(self, doc: Doc) -> Doc:
         cands = self.candidates(doc)
@@ -133,6 +156,9 @@ class ConceptMatcher:
             if not any(taken[s:e]):
                 taken[s:e] = b"\x01" * (e - s)
                 chosen[s] = (e, entry)
+        if self.proper_names:
+            _drop_name_parts(doc, chosen, taken)
+        _extend_stereo_prefixes(doc, chosen, taken)
         if Doc.has_extension("abbreviations"):
             self._inherit_abbreviations(doc, chosen, taken)
         spans = []
@@ -146,7 +172,6 @@ class ConceptMatcher:
         self, doc: Doc, chosen: dict[int, tuple[int, Entry]], taken: bytearray
     ) -> None:
         assert self.lexicon is not None
-        by_end = {e: (s, ent) for s, (e, ent) in chosen.items()}
         inherited: dict[str, Entry] = {}
         for short in doc._.abbreviations:
             long = short._.long_form
@@ -157,8 +182,6 @@ class ConceptMatcher:
                 entry = chosen[long.start][1]
             if entry is None:
                 entry = self.lexicon.lookup(w for t in long for w in term_words(t.text))
-            if entry is None and long.end in by_end and by_end[long.end][0] > long.start:
-                entry = by_end[long.end][1]  # the concept that ends the long form ("the ... disorder")
             if entry is None:
                 continue
             s, e = short.start, short.end
@@ -168,6 +191,39 @@ class ConceptMatcher:
                 taken[s:e] = b"\x01" * (e - s)
                 chosen[s] = (e, entry)
         doc._.concept_abbreviations = inherited
+
+
+_SENTENCE_END = frozenset({".", "!", "?", ":", ";"})
+#: configuration prefixes of chemical names: "L-arginine" is a mention of Arginine
+STEREO_PREFIXES = frozenset({"L", "D", "DL", "l", "d", "dl", "R", "S", "cis", "trans"})
+
+
+def _extend_stereo_prefixes(doc: Doc, chosen: dict[int, tuple[int, Entry]], taken: bytearray) -> None:
+    """Widen a match to a configuration prefix written before it with a hyphen ("L-arginine", "d-amphetamine")."""
+    for s in [s for s in chosen if s >= 2 and not taken[s - 1] and not taken[s - 2]]:
+        prefix, hyphen = doc[s - 2], doc[s - 1]
+        starts_word = s < 3 or bool(doc[s - 3].whitespace_) or doc[s - 3].text in ("(", "[")
+        if hyphen.text == "-" and prefix.text in STEREO_PREFIXES and not prefix.whitespace_ and starts_word:
+            chosen[s - 2] = chosen.pop(s)
+            taken[s - 2 : s] = b"\x01\x01"
+
+
+def _is_title(text: str) -> bool:
+    return len(text) > 1 and text[0].isupper() and text[1:].islower() and text.isalpha()
+
+
+def _drop_name_parts(doc: Doc, chosen: dict[int, tuple[int, Entry]], taken: bytearray) -> None:
+    """Drop one-token matches written in Title Case mid-sentence beside another untagged Title-Case word
+    ("Grid Iron incision", "Gold Coast"): the words form a name, not a concept mention."""
+    for s in [s for s, (e, _) in chosen.items() if e == s + 1]:
+        tok = doc[s]
+        if not _is_title(tok.text) or s == 0 or doc[s - 1].text in _SENTENCE_END or "\n" in doc[s - 1].text:
+            continue
+        before = s > 0 and not taken[s - 1] and _is_title(doc[s - 1].text)
+        after = s + 1 < len(doc) and not taken[s + 1] and _is_title(doc[s + 1].text)
+        if before or after:
+            del chosen[s]
+            taken[s] = 0
 
 
 class ParenthesisAbbreviationDetector(AbbreviationDetector):
@@ -208,7 +264,25 @@ def make_paren_abbreviation_detector(nlp: Language, name: str) -> ParenthesisAbb
     return det
 
 
-def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True) -> Language:
+def make_tokenizer(nlp: Language) -> Any:
+    """scispaCy's ``combined_rule_tokenizer`` that also splits a hyphen between two letters (:data:`HYPHEN_INFIX`).
+
+    Examples
+    --------
+    >>> import spacy
+    >>> nlp = spacy.blank("en")
+    >>> [t.text for t in make_tokenizer(nlp)("cocaine-dependent 5-FU users")]
+    ['cocaine', '-', 'dependent', '5-FU', 'users']
+    """
+    with warnings.catch_warnings():  # scispaCy's infix regex trips a FutureWarning of the re module
+        warnings.simplefilter("ignore", FutureWarning)
+        tokenizer = combined_rule_tokenizer(nlp)
+        infixes = tokenizer.infix_finditer.__self__.pattern  # type: ignore[union-attr]
+        tokenizer.infix_finditer = re.compile(f"{infixes}|{HYPHEN_INFIX}").finditer
+    return tokenizer
+
+
+def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True, proper_names: bool = True) -> Language:
     """The tagging pipeline for an already built lexicon.
 
     Examples
@@ -222,13 +296,11 @@ def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True) -> Language:
     [('anxiety disorder', 'X:1', 3)]
     """
     nlp = spacy.blank("en")
-    with warnings.catch_warnings():  # scispaCy's infix regex trips a FutureWarning of the re module
-        warnings.simplefilter("ignore", FutureWarning)
-        nlp.tokenizer = combined_rule_tokenizer(nlp)
+    nlp.tokenizer = make_tokenizer(nlp)
     if abbreviations:
         nlp.add_pipe("paren_abbreviation_detector")
     matcher = cast(ConceptMatcher, nlp.add_pipe("concept_matcher"))
-    matcher.set_lexicon(lexicon)
+    matcher.set_lexicon(lexicon, proper_names=proper_names)
     return nlp
 
 
@@ -238,6 +310,7 @@ def build_nlp(
     abbreviations: bool = True,
     linker: bool = False,
     scope: Iterable[str] | None = None,
+    rules: TaggingRules | None = None,
 ) -> Language:
     """The tagging pipeline for a concept graph or hierarchy.
 
@@ -252,21 +325,29 @@ def build_nlp(
         Add the fuzzy fallback :class:`ConceptLinker` (scispaCy's candidate generator over the graph's
         own names) for word runs the exact matcher leaves untagged.
     scope : iterable of str, optional
-        Forget scope: spans then carry ``span._.role`` (otherwise every role is 0).
+        Forget scope: spans then carry ``span._.role`` (otherwise every role is 0), and its concepts are
+        tagged even inside a subtree the rules exclude.
+    rules : TaggingRules, optional
+        Which names become keys (:class:`hierarchy.lexicon.TaggingRules`; its defaults when None).
     """
     from hierarchy.store import open_hierarchy
 
     hier = open_hierarchy(source)
     cg = hier.graph
+    rules = rules or TaggingRules()
     levels = {cid: hier.level(cid) for cid in cg}
     roles: Mapping[str, int] = {}
+    include: frozenset[str] = frozenset()
     if scope is not None:
         from hierarchy.roles import assign_roles
         from hierarchy.scope import Scope
 
-        table = assign_roles(hier, Scope.parse(list(scope), hier))
+        resolved = Scope.parse(list(scope), hier)
+        table = assign_roles(hier, resolved)
         roles = {cid: r.role for cid, r in table.items()}
-    nlp = make_pipeline(Lexicon.from_graph(cg, levels, roles), abbreviations=abbreviations)
+        include = resolved.concepts
+    lexicon = Lexicon.from_graph(cg, levels, roles, rules=rules, include=include)
+    nlp = make_pipeline(lexicon, abbreviations=abbreviations, proper_names=rules.proper_names)
     if linker:
         fuzzy = cast(ConceptLinker, nlp.add_pipe("concept_linker", after="concept_matcher"))
         fuzzy.set_generator(graph_candidate_generator(cg), levels, roles)

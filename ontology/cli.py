@@ -30,6 +30,7 @@ class SourceFormat(str, Enum):
     umls = "umls"
     tsv = "tsv"
     icd10cm = "icd10cm"
+    pubtator = "pubtator"
 
 
 class ExportFormat(str, Enum):
@@ -42,12 +43,37 @@ def _echo_json(obj: object) -> None:
     typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
-def _load_sources(sources: list[Path], fmt: str, strict: bool):
+def _load_sources(
+    sources: list[Path], fmt: str, strict: bool, synonyms: list[Path] | None = None, min_mentions: int = 1
+):
     from ontology.loader import load
-    from ontology.merge import merge_graphs
 
-    graphs = [load(p, format=fmt, strict=strict) for p in sources]
-    return graphs[0] if len(graphs) == 1 else merge_graphs(graphs)
+    return load(
+        sources,
+        format=fmt,
+        strict=strict,
+        synonyms=synonyms or [],
+        synonym_options={"min_mentions": min_mentions},
+    )
+
+
+def _synonym_line(summary: dict) -> str:
+    if "mentions" in summary:  # an annotated corpus
+        unknown = ", ".join(f"{k} ({v})" for k, v in list(summary["unknown_ids"].items())[:5])
+        more = len(summary["unknown_ids"]) - 5
+        return (
+            f"{summary['file']}: {summary['linked']} linked mentions ({summary['composite']} composite, "
+            f"{summary['unlinked']} unlinked -1) → {summary['synonyms_added']} synonyms on "
+            f"{summary['concepts_with_synonyms']} concepts; {summary['unknown_mentions']} mentions of "
+            f"{len(summary['unknown_ids'])} ids not in the graph"
+            + (f": {unknown}" + (f" and {more} more" if more > 0 else "") if unknown else "")
+        )
+    scopes = ", ".join(f"{v} {k}" for k, v in sorted(summary["by_scope"].items()))
+    return (
+        f"{', '.join(summary['files'])}: {summary['joined']} of {summary['concepts']} concepts joined to "
+        f"{summary['targets']} concepts through xrefs ({scopes}), {summary['synonyms_added']} synonyms added; "
+        f"{summary['unknown_targets']} xrefs name no concept of the graph"
+    )
 
 
 @app.command()
@@ -62,22 +88,39 @@ def build(
     strict: bool = typer.Option(
         False, "--strict", help="Fail at the first unreadable item instead of skipping it."
     ),
+    synonyms: list[Path] | None = typer.Option(
+        None,
+        "--synonyms",
+        help="Synonym source (repeatable): an annotated corpus (PubTator) or an ontology whose concepts lend "
+        "their names to the concepts they xref (e.g. DO's MESHinDO.tsv on a MeSH graph). Creates no concept.",
+    ),
+    min_mentions: int = typer.Option(
+        1,
+        "--min-mentions",
+        min=1,
+        help="An annotated mention text becomes a synonym from this many mentions.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the graph's stats as JSON."),
 ) -> None:
     """Read SOURCE files into one concept graph and write it to the GRAPH directory.
 
     Several sources are merged: concepts linked by xrefs (DO→MeSH, MeSH↔UMLS) become one node whose id is
-    the one from the earliest source given; conflicts are kept in meta.json (`merge_conflicts`).
-    Skipped items are counted (see `stats`) and listed by `validate`.
+    the one from the earliest source given; a joined label is an EXACT synonym only when the mapping is
+    exact; conflicts are kept in meta.json (`merge_conflicts`). Annotated corpora in PubTator format
+    (BC5CDR) given as SOURCE or --synonyms add their curated mention texts as RELATED synonyms of the
+    concepts they are linked to, with counts (node attribute `corpus_evidence`); ids the graph lacks are
+    reported. Skipped items are counted (see `stats`) and listed by `validate`.
     """
     from ontology.store import write_graph
 
-    cg = _load_sources(sources, format.value, strict)
+    cg = _load_sources(sources, format.value, strict, synonyms, min_mentions)
     write_graph(cg, out)
     stats = cg.stats()
     if as_json:
-        _echo_json(stats)
+        _echo_json({**stats, "synonym_sources": cg.graph.graph.get("synonym_sources", [])})
     else:
+        for summary in cg.graph.graph.get("synonym_sources", []):
+            typer.echo(_synonym_line(summary))
         typer.echo(
             f"{out}: {stats['concepts']} concepts, {stats['edges']} is_a edges, {stats['roots']} roots, "
             f"max depth {stats['max_depth']}, {stats['obsolete']} obsolete, {stats['skipped']} skipped"

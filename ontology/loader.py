@@ -30,7 +30,10 @@ FORMATS = (
     "umls",
     "tsv",
     "icd10cm",
+    "pubtator",
 )
+#: formats that add synonyms to a graph instead of making one (applied after every graph source is merged)
+SYNONYM_FORMATS = ("pubtator",)
 _ALIASES = {
     "turtle": "ttl",
     "json-ld": "jsonld",
@@ -54,6 +57,7 @@ _BY_SUFFIX = {
 _TREE_LINE = re.compile(rb"^[A-Z]\d\d(\.\d{3})*\t[DCQ]\d{6,9}\t|^[^;\n]+;[A-Z]\d\d(\.\d{3})*\r?$", re.M)
 _XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s>/]")
 _MESH_URI_ROW = re.compile(rb"\A[^\n]*\n\"?https?://id\.nlm\.nih\.gov/mesh/")
+_PUBTATOR = re.compile(rb"\A\d+\|[ta]\|")
 _SNIFF_BYTES = 1 << 14
 
 
@@ -127,6 +131,7 @@ def detect_format(path: str | Path) -> str:
     root = _xml_root(text) if text.startswith(b"<") else ""
     checks: list[tuple[bool, str]] = [
         (root in xml_roots, xml_roots.get(root, "")),
+        (_PUBTATOR.match(text) is not None, "pubtator"),
         (re.match(rb"<[^>\s]+>\s+<[^>\s]+>\s+", text) is not None, "nt"),
         (text.startswith((b"{", b"[")) and b'"@' in text, "jsonld"),
         (text.startswith(b"Tree Number\tDesc Ui") or _TREE_LINE.match(text) is not None, "mesh-tree"),
@@ -152,6 +157,8 @@ def load(
     path_or_paths: str | Path | Sequence[str | Path],
     format: str = "auto",
     strict: bool = False,
+    synonyms: Sequence[str | Path] = (),
+    synonym_options: dict[str, Any] | None = None,
     **reader_options: Any,
 ) -> ConceptGraph:
     """Read one or several ontology sources into a concept graph.
@@ -159,11 +166,20 @@ def load(
     Parameters
     ----------
     path_or_paths : path or sequence of paths
-        Source files (or a UMLS ``META`` directory). Several are merged, aligned by xrefs.
+        Source files (or a UMLS ``META`` directory). Several are merged, aligned by xrefs. Annotated corpora
+        (PubTator) are synonym sources: they add synonyms to the merged graph
+        (:func:`ontology.synonym_sources.add_corpus_synonyms`) and create no concept.
     format : str
         One of :data:`FORMATS`; ``"auto"`` detects each file's format.
     strict : bool
         Raise at the first unreadable line or item instead of skipping and reporting it.
+    synonyms : sequence of paths
+        Synonym sources applied after the merge: first ontologies whose concepts lend their labels and
+        synonyms to the concepts they xref, with honest scopes (:func:`ontology.merge.join_synonyms`: MeSH +
+        ``MESHinDO.tsv`` puts DO's names on MeSH descriptors), then annotated corpora (as above), so that their
+        evidence covers every name.
+    synonym_options : dict, optional
+        Keyword arguments of :func:`~ontology.synonym_sources.add_corpus_synonyms` (``min_mentions=`` …).
     **reader_options
         Passed to the reader (e.g. ``languages=`` for UMLS, ``labels=`` for a MeSH tree).
 
@@ -182,17 +198,32 @@ def load(
     if not paths:
         raise InputError("no source given")
     graphs = []
-    for p in paths:
-        p = Path(p)
-        chosen = detect_format(p) if fmt == "auto" else fmt
+    joins: list[tuple[Path, str]] = []
+    for p, is_synonym_source in [*((Path(p), False) for p in paths), *((Path(p), True) for p in synonyms)]:
+        chosen = detect_format(p) if fmt == "auto" or is_synonym_source else fmt
         if not p.exists():
             raise InputError("file not found", p)
-        graphs.append(READERS[chosen](p, strict=strict, **reader_options))
-    if len(graphs) == 1:
-        return graphs[0]
-    from ontology.merge import merge_graphs
+        if is_synonym_source or chosen in SYNONYM_FORMATS:
+            joins.append((p, chosen))
+        else:
+            graphs.append(READERS[chosen](p, strict=strict, **reader_options))
+    if not graphs:
+        raise InputError(
+            "an annotated corpus is a synonym source: give an ontology to add its synonyms to", joins[0][0]
+        )
+    from ontology.merge import join_synonyms, merge_graphs
 
-    return merge_graphs(graphs)
+    cg = graphs[0] if len(graphs) == 1 else merge_graphs(graphs)
+    # ontologies first: a corpus's evidence then covers every name the joins added
+    for p, chosen in sorted(joins, key=lambda j: j[1] in SYNONYM_FORMATS):
+        if chosen == "pubtator":
+            from ontology.readers.pubtator import read_pubtator
+            from ontology.synonym_sources import add_corpus_synonyms
+
+            add_corpus_synonyms(cg, read_pubtator(p, strict=strict), **(synonym_options or {}))
+        else:
+            join_synonyms(cg, READERS[chosen](p, strict=strict))
+    return cg
 
 
 def open_graph(path: str | Path) -> ConceptGraph:

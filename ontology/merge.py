@@ -13,9 +13,26 @@ The surviving node
 ------------------
 The id of the concept from the earliest graph in the argument order survives (pass MeSH first to keep MeSH
 ids). The other ids are kept in its ``xrefs`` and in the extra attribute ``aliases``; their edges are
-redirected to it; labels that differ from the survivor's become ``EXACT`` synonyms (and a ``label``
-conflict when they also differ after :func:`ontology.normalize.normalize`). Synonyms, xrefs, tree numbers
-and semantic types are united; the first non-empty definition is kept.
+redirected to it; labels that differ from the survivor's become synonyms with the scope the mapping supports
+(:func:`mapping_scope`), and a ``label`` conflict when they also differ after
+:func:`ontology.normalize.normalize`. Synonyms, xrefs, tree numbers and semantic types are united; the first
+non-empty definition is kept.
+
+Synonym scopes across a mapping
+-------------------------------
+An xref says that two concepts correspond, not that they are the same: DO's ``disease of mental health`` is
+xref'd to MeSH *Mental Disorders*. A joined label is ``EXACT`` only when the mapping is exact: a
+``skos:exactMatch`` declared by either side (OBO ``property_value``, read into ``mappings``) or a label that
+normalises to the target's label or one of its ``EXACT`` synonyms. ``broadMatch``/``narrowMatch`` give
+``NARROW``/``BROAD`` (the joined label names a narrower/broader concept); a plain xref, ``closeMatch`` or
+``relatedMatch`` gives ``RELATED``. Under a non-exact mapping the joined concept's own ``EXACT`` synonyms take
+the mapping's scope; its other synonyms keep theirs.
+
+Joining synonyms only
+---------------------
+:func:`join_synonyms` adds the labels and synonyms of another graph's concepts to the concepts they xref,
+with the same scopes, without creating any concept or edge: the way to use DO's vocabulary on a MeSH graph
+(several DO terms may name one MeSH descriptor; a merge refuses such groups, a join adds each).
 
 Graph data: ``sources`` and ``skipped`` are concatenated; ``merge_conflicts`` lists dicts with ``type``
 (``many_to_one``, ``label`` or ``self_loop``) and the ids involved.
@@ -129,17 +146,111 @@ def merge_graphs(graphs: Sequence[ConceptGraph]) -> ConceptGraph:
     return out
 
 
+#: scope of a joined label on the target for each SKOS predicate "joined predicate target"
+MAPPING_SCOPES = {
+    "exactMatch": "EXACT",
+    "closeMatch": "RELATED",
+    "relatedMatch": "RELATED",
+    "broadMatch": "NARROW",
+    "narrowMatch": "BROAD",
+}
+_INVERSE = {"broadMatch": "narrowMatch", "narrowMatch": "broadMatch"}
+
+
+def mapping_scope(joined: dict[str, Any], joined_id: str, target: dict[str, Any], target_id: str) -> str:
+    """The scope of ``joined``'s label as a synonym of ``target`` (see "Synonym scopes across a mapping").
+
+    Examples
+    --------
+    >>> mental = {"label": "Mental Disorders", "synonyms": []}
+    >>> mapping_scope({"label": "disease of mental health"}, "DOID:150", mental, "MESH:D001523")
+    'RELATED'
+    >>> mapping_scope({"label": "mental disorder"}, "DOID:150", mental, "MESH:D001523")
+    'EXACT'
+    >>> mapping_scope({"label": "x", "mappings": [("broadMatch", "MSH:D001523")]}, "X:1", mental, "MESH:D001523")
+    'NARROW'
+    """
+    for predicate, other in joined.get("mappings") or ():
+        if normalize_xref(other) == target_id and predicate in MAPPING_SCOPES:
+            return MAPPING_SCOPES[predicate]
+    for predicate, other in target.get("mappings") or ():
+        if normalize_xref(other) == joined_id and predicate in MAPPING_SCOPES:
+            return MAPPING_SCOPES[_INVERSE.get(predicate, predicate)]
+    names = {normalize(target.get("label") or "")}
+    names.update(normalize(t) for t, sc in target.get("synonyms") or () if sc == "EXACT")
+    return "EXACT" if normalize(joined.get("label") or "") in names else "RELATED"
+
+
+def _joined_synonyms(joined: dict[str, Any], scope: str) -> list[tuple[str, str]]:
+    """``joined``'s label and synonyms as synonyms of a target it maps to with ``scope``."""
+    out = [(joined["label"], scope)] if joined.get("label") else []
+    for text, sc in joined.get("synonyms") or ():
+        out.append((text, scope if sc == "EXACT" and scope != "EXACT" else sc))
+    return out
+
+
+def join_synonyms(cg: ConceptGraph, other: ConceptGraph) -> dict[str, Any]:
+    """Add the labels and synonyms of ``other``'s concepts to the concepts of ``cg`` they xref (in place).
+
+    No concept or edge is added; each target also gets the joined id among its ``xrefs``. Returns (and appends
+    to ``graph.graph["synonym_sources"]``) ``files, concepts, joined, targets, synonyms_added, by_scope,
+    unknown_targets``; ``other``'s sources are appended to ``sources``.
+    """
+    joined = targets = added = unknown = 0
+    by_scope: dict[str, int] = defaultdict(int)
+    touched: set[str] = set()
+    for sid, d in other.graph.nodes(data=True):
+        if d.get("obsolete") or not d.get("label"):
+            continue
+        hits = [t for t in dict.fromkeys(normalize_xref(x) for x in d.get("xrefs") or ()) if t != sid]
+        known = [t for t in hits if t in cg.graph and not cg.graph.nodes[t].get("obsolete")]
+        unknown += len(hits) - len(known)
+        joined += bool(known)
+        for tid in known:
+            into = cg.graph.nodes[tid]
+            scope = mapping_scope(d, sid, into, tid)
+            before = len(into.get("synonyms") or ())
+            new = [
+                s for s in _joined_synonyms(d, scope) if normalize(s[0]) != normalize(into.get("label") or "")
+            ]
+            into["synonyms"] = _union(list(into.get("synonyms") or []), new)
+            into["xrefs"] = _union(list(into.get("xrefs") or []), [sid])
+            added += len(into["synonyms"]) - before
+            by_scope[scope] += 1
+            touched.add(tid)
+            targets += 1
+    cg.invalidate()
+    summary = {
+        "files": [s.get("file") for s in other.sources],
+        "concepts": other.graph.number_of_nodes(),
+        "joined": joined,
+        "targets": len(touched),
+        "mappings": targets,
+        "synonyms_added": added,
+        "by_scope": dict(by_scope),
+        "unknown_targets": unknown,
+    }
+    cg.graph.graph["sources"] = [*cg.sources, *other.sources]
+    cg.graph.graph["skipped"] = [*cg.skipped, *other.skipped]
+    cg.graph.graph["synonym_sources"] = [*cg.graph.graph.get("synonym_sources", []), summary]
+    return summary
+
+
 def _absorb(
     into: dict[str, Any], d: dict[str, Any], *, alias: str | None, conflicts: list[dict[str, Any]], node: str
 ) -> None:
     """Fold the attributes ``d`` of one input concept into the output node's ``into``."""
     label = d.get("label") or ""
+    scope = "EXACT"
     if not into["label"]:
         into.update({k: v for k, v in d.items() if k not in into or not into[k]})
         into["label"] = label
         into["source"] = into["source"] or d.get("source", "")
-    elif label and label != into["label"]:
-        into["synonyms"] = _union(into["synonyms"], [(label, "EXACT")])
+    elif label:
+        # the same id in several graphs is the same concept; an aliased one gets the scope its mapping supports
+        scope = mapping_scope(d, alias, into, node) if alias else "EXACT"
+        if label != into["label"]:
+            into["synonyms"] = _union(into["synonyms"], [(label, scope)])
         if normalize(label) != normalize(into["label"]):
             conflicts.append(
                 {
@@ -148,10 +259,10 @@ def _absorb(
                     "labels": [into["label"], label],
                 }
             )
-    for key in ("synonyms", "xrefs", "tree_numbers", "semantic_types", "replaced_by"):
-        into[key] = _union(
-            list(into.get(key) or []), [tuple(s) if key == "synonyms" else s for s in d.get(key) or ()]
-        )
+    own = [(str(t), str(sc)) for t, sc in _joined_synonyms({**d, "label": ""}, scope)]
+    into["synonyms"] = _union(list(into.get("synonyms") or []), own)
+    for key in ("xrefs", "tree_numbers", "semantic_types", "replaced_by"):
+        into[key] = _union(list(into.get(key) or []), list(d.get(key) or ()))
     into["definition"] = into.get("definition") or d.get("definition")
     if d.get("declared") is not False and "declared" in into and into["declared"] is False:
         del into["declared"]

@@ -17,6 +17,10 @@ What becomes what:
 - ``is_obsolete: true`` → ``obsolete=True``; obsolete terms keep their node (and ``replaced_by``)
   but contribute no edges, so they stay out of the hierarchy.
 - ``synonym: "text" SCOPE [TYPE] [xrefs]`` → ``(text, SCOPE)``; ``def: "text" [xrefs]`` → ``definition``.
+- ``property_value: skos:exactMatch MESH:D002771`` (and ``closeMatch``, ``broadMatch``, ``narrowMatch``,
+  ``relatedMatch``) → the node attribute ``mappings`` as ``(predicate, target)`` pairs (present only on terms
+  that have some), the target also among the ``xrefs``: merges read the predicate to give a joined label an
+  honest synonym scope (:mod:`ontology.merge`).
 
 An ``is_a`` to an id that is no term of the file is dropped and noted in ``skipped`` (in strict
 mode too: the line itself is well formed). A cyclic ``is_a`` is read as is (detecting it is
@@ -118,6 +122,9 @@ def _lines(path: Path, skips: Skips) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
+_SKOS_MAPPING = tuple(f"skos:{m}Match " for m in ("exact", "close", "broad", "narrow", "related"))
+
+
 def _header_value(value: str) -> str:
     return value.split(" xsd:", 1)[0].strip().strip('"')
 
@@ -129,6 +136,7 @@ class _Term:
         "is_a",
         "label",
         "line",
+        "mappings",
         "obsolete",
         "relationships",
         "replaced_by",
@@ -145,6 +153,7 @@ class _Term:
         self.is_a: list[tuple[str, int]] = []
         self.relationships: list[tuple[str, str]] | None = None  # rare fields: a list only when used
         self.alt_ids: list[str] | None = None
+        self.mappings: list[tuple[str, str]] | None = None
         self.obsolete = False
         self.replaced_by: list[str] | None = None
 
@@ -214,7 +223,16 @@ def _tag_readers(skips: Skips) -> dict[str, Callable[[_Term, str, int], None]]:
             return
         term.relationships = [*(term.relationships or ()), (parts[0], parts[1])]
 
+    def property_value(term: _Term, value: str, number: int) -> None:
+        if not value.startswith(_SKOS_MAPPING):
+            return  # other property values are read past
+        predicate, _, rest = value.partition(" ")
+        if target := _header_value(rest):
+            term.mappings = [*(term.mappings or ()), (predicate[5:], target)]
+            term.xrefs.append(target)
+
     readers = {
+        "property_value": property_value,
         "is_a": is_a, "synonym": synonym, "xref": xref, "name": name, "def": definition, "alt_id": alt_id,
         "is_obsolete": obsolete, "replaced_by": replaced_by, "relationship": relationship,
     }  # fmt: skip
@@ -346,6 +364,8 @@ def _build(path: Path, terms: dict[str, _Term], header: dict[str, str], skips: S
         }
         if t.relationships:
             attrs["relationships"] = t.relationships
+        if t.mappings:
+            attrs["mappings"] = t.mappings
         graph.add_node(tid, **attrs)
         if t.is_a and not t.obsolete:
             pending.append((tid, t.is_a))

@@ -146,3 +146,77 @@ def test_real_do_to_mesh_2017_alignment(shared_data):
     assert sum(c["type"] == "many_to_one" for c in conflicts) == tangles
     survivors = [n for n, d in merged.graph.nodes(data=True) if d.get("aliases")]
     assert len(survivors) == pairs and all(n.startswith("MESH:") for n in survivors)
+
+
+def test_joined_labels_are_exact_only_when_the_mapping_is(mesh, doid):
+    merged = merge_graphs([mesh, doid])
+    # an xref is a correspondence, not a synonymy: DO's broader wording is RELATED
+    assert ("disease of mental health", "RELATED") in merged.concept("MESH:D001523")["synonyms"]
+    assert ("disease of mental health", "EXACT") not in merged.concept("MESH:D001523")["synonyms"]
+    # a label that normalises to the MeSH label is an exact name
+    assert ("anxiety disorder", "EXACT") in merged.concept("MESH:D001008")["synonyms"]
+
+
+def test_declared_skos_mappings_decide_the_scope(mesh):
+    from ontology.merge import mapping_scope
+
+    do = _graph(
+        "DOID",
+        [
+            (
+                "DOID:150",
+                "mental health disease",
+                ["MESH:D001523"],
+                {"mappings": [("exactMatch", "MESH:D001523")]},
+            ),
+            (
+                "DOID:2030",
+                "anxiety state",
+                ["MESH:D001008"],
+                {"mappings": [("broadMatch", "MSH:D001008")], "synonyms": [("nervous state", "EXACT")]},
+            ),
+        ],
+        [],
+    )
+    merged = merge_graphs([mesh, do])
+    assert ("mental health disease", "EXACT") in merged.concept("MESH:D001523")["synonyms"]
+    anx = merged.concept("MESH:D001008")["synonyms"]
+    # "DOID:2030 broadMatch D001008": the DO term is narrower, its EXACT synonym too
+    assert ("anxiety state", "NARROW") in anx and ("nervous state", "NARROW") in anx
+    # declared on the target's side, the predicate is read backwards
+    target = {"label": "T", "mappings": [("broadMatch", "X:1")]}
+    assert mapping_scope({"label": "s"}, "X:1", target, "Y:1") == "BROAD"
+
+
+def test_join_synonyms_adds_names_without_concepts(mesh):
+    from ontology.merge import join_synonyms
+
+    do = _graph(
+        "DOID",
+        [
+            ("DOID:150", "disease of mental health", ["MESH:D001523"]),
+            ("DOID:1", "panic disorder", ["MESH:D016584"], {"synonyms": [("panic attacks", "EXACT")]}),
+            ("DOID:2", "panic disorder with agoraphobia", ["MESH:D016584"]),
+            ("DOID:3", "agoraphobia", ["MESH:D000379"]),  # no such MeSH node here
+        ],
+        [("DOID:1", "DOID:150")],
+    )
+    before = len(mesh)
+    summary = join_synonyms(mesh, do)
+    assert len(mesh) == before and mesh.graph.number_of_edges() == 2  # no concept, no edge
+    panic = mesh.concept("MESH:D016584")
+    # two DO terms on one descriptor: a merge refuses the group, a join adds both
+    assert panic["synonyms"] == [("panic attacks", "EXACT"), ("panic disorder with agoraphobia", "RELATED")]
+    assert panic["xrefs"] == ["DOID:1", "DOID:2"]
+    assert ("disease of mental health", "RELATED") in mesh.concept("MESH:D001523")["synonyms"]
+    assert summary == {
+        "files": ["doid.src"],
+        "concepts": 4,
+        "joined": 3,
+        "targets": 2,
+        "mappings": 3,
+        "synonyms_added": 3,
+        "by_scope": {"RELATED": 2, "EXACT": 1},
+        "unknown_targets": 1,
+    }
+    assert mesh.graph.graph["synonym_sources"] == [summary]

@@ -68,7 +68,14 @@ def test_disease_ontology_slims(shared_data, name):
     assert len(cg) == len(terms)
     assert all(n.startswith("DOID:") for n in cg)
     xrefs = sum(len(t.get("xref", [])) for t in terms)
-    assert sum(len(d["xrefs"]) for _, d in cg.graph.nodes(data=True)) == xrefs
+    # a skos mapping (`property_value: skos:exactMatch "MESH:D002771" xsd:string`) is an xref with a predicate
+    mapped = [
+        v.split()[1].strip('"') for t in terms for v in t.get("property_value", []) if v.startswith("skos:")
+    ]
+    assert sum(len(d["xrefs"]) for _, d in cg.graph.nodes(data=True)) == xrefs + len(mapped)
+    assert sum(len(d.get("mappings", [])) for _, d in cg.graph.nodes(data=True)) == len(mapped)
+    if name == "GOLD.obo":
+        assert mapped == ["MESH:D002771"]
     assert cg.sources[0]["version"].startswith("doid/releases/2026-07-31")
 
 
