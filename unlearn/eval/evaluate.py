@@ -14,7 +14,7 @@ from ontology.common.errors import MedunlearnError
 from unlearn.eval.datasets import SPLITS
 from unlearn.eval.inputs import SuiteInputs, check_chat_model
 from unlearn.eval.metrics import SPLIT_NAMES, auc, bootstrap_ci, mcq_credit, method_row
-from unlearn.prompts import render_mcq
+from unlearn.prompts import chat_prompt, mcq_user_text, render_mcq
 
 
 def level_records(masks: Sequence[Path], max_length: int) -> list[dict[str, Any]]:
@@ -35,6 +35,8 @@ def level_records(masks: Sequence[Path], max_length: int) -> list[dict[str, Any]
 
 #: splits whose items' per-token log-probabilities membership inference reads (members, non-members)
 MIA_SPLITS = ("forget", "forget_holdout")
+#: part of the evaluation stages' key: bumped when :func:`evaluate_checkpoint` measures something new
+EVAL_VERSION = 2
 
 
 def evaluate_checkpoint(
@@ -49,7 +51,12 @@ def evaluate_checkpoint(
     splits that need them, the per-token log-probabilities of the item rendered with its answer, which
     membership inference and the per-level table read instead of scoring the same texts again. A level record
     whose tokens are not those of a scored item is scored on its own.
+
+    Also: ``forget_logp``, the mean over forget items of their mean per-token log-likelihood (the item rendered
+    with its answer; what the LOSS attack reads), and ``fluency`` of the greedy completions of the forget
+    items' prompts (:mod:`unlearn.eval.fluency`; the completions themselves are not kept).
     """
+    from unlearn.eval.fluency import fluency, greedy_completions
     from unlearn.eval.item_pass import score_items
     from unlearn.eval.mia import membership_scores, mia_result
     from unlearn.eval.scoring import TokenScores, level_means
@@ -68,6 +75,8 @@ def evaluate_checkpoint(
         credit = [mcq_credit(row, int(it["answer"])) for row, it in zip(res.options, items, strict=True)]
         out["credit"][split] = credit
         out["accuracy"][split] = float(np.mean(credit))
+        if split == "forget":
+            out["forget_logp"] = float(np.mean([np.nanmean(lp) for lp in res.logp]))
         if split in MIA_SPLITS:
             rows = [TokenScores(lp, mu, sg) for lp, mu, sg in zip(res.logp, res.mu, res.sigma, strict=True)]
             attack_scores[split] = membership_scores(rows, [render_mcq(it, tokenizer) for it in items])
@@ -80,6 +89,10 @@ def evaluate_checkpoint(
     out["mia_nonmembers"] = {a: v.tolist() for a, v in mia.nonmembers.items()}
     if levels:
         out["levels"] = level_means(levels, _level_logprobs(model, tokenizer, levels, scored))
+    prompts = [
+        chat_prompt(tokenizer, mcq_user_text(it["question"], it["options"])) for it in splits["forget"]
+    ]
+    out["fluency"] = fluency(greedy_completions(model, tokenizer, prompts))
     return out
 
 
