@@ -124,7 +124,7 @@ def select_demo_data(cfg: DemoConfig) -> dict[str, list[dict[str, Any]]]:
 
 IDENTIFIER = "DEMO:patient-identifier"
 #: part of the evaluation stages' key: bumped when :func:`evaluate_model` measures something new
-EVAL_VERSION = 2
+EVAL_VERSION = 3
 
 
 def _identifier_spans(text: str, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -209,6 +209,7 @@ def complete(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int = 12) 
 
 def evaluate_model(model: Any, tokenizer: Any, data: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Every demo figure for one model."""
+    from unlearn.eval.fluency import fluency, greedy_completions
     from unlearn.eval.mia import mia_aucs
     from unlearn.eval.scoring import score_mcq
 
@@ -226,6 +227,8 @@ def evaluate_model(model: Any, tokenizer: Any, data: dict[str, list[dict[str, An
     for part in ("forget", "retain"):
         logp, recalled = completion_scores(model, tokenizer, data[f"{part}_completion"])
         out[f"{part}_target_logp"], out[f"{part}_recalled"] = logp, recalled
+    prompts = [p["prompt"] for p in data["forget_completion"]]
+    out["fluency"] = fluency(greedy_completions(model, tokenizer, prompts, max_new_tokens=16))
     return out
 
 
@@ -287,6 +290,8 @@ def _rows(evals: dict[str, dict[str, Any]], unlearned: dict[str, StageResult]) -
         rows[name] = method_row(
             accs(ev), accs(evals["memorized"]), accs(evals["oracle"]), ev["mia_auc"], evals["oracle"]["mia_auc"],
             changed_param_fraction=info.get("changed_fraction"), wall_s=info.get("wall_seconds"),
+            forget_logp=ev["forget_target_logp"], oracle_forget_logp=evals["oracle"]["forget_target_logp"],
+            fluency=ev.get("fluency"),
         )  # fmt: skip
         for part in ("forget", "retain"):
             rows[name][f"{part}_target_logp"] = ev[f"{part}_target_logp"]

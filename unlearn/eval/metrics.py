@@ -284,8 +284,14 @@ def method_row(
     acc_after_relearn: float | None = None,
     wall_s: float | None = None,
     peak_mem_mb: float | None = None,
+    forget_logp: float | None = None,
+    oracle_forget_logp: float | None = None,
+    fluency: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """One report row from measured accuracies (``{split: acc}`` with the four split names) and AUCs.
+
+    With ``forget_logp`` (and the oracle's) the row also holds ``forget_logp_gap_to_oracle``
+    (:func:`logp_gap`); ``fluency`` (:func:`unlearn.eval.fluency.fluency`) is copied as is.
 
     Efficacy is measured on the forget split against the memorised model and the oracle; KP on the retain
     split. ``acc_after_relearn`` is the held-back half's accuracy after the relearning attack (the recovery
@@ -321,7 +327,27 @@ def method_row(
     row["changed_param_fraction"] = changed_param_fraction
     row["wall_s"] = wall_s
     row["peak_mem_mb"] = peak_mem_mb
+    if forget_logp is not None:
+        row["forget_logp"] = float(forget_logp)
+        if oracle_forget_logp is not None:
+            row["forget_logp_gap_to_oracle"] = logp_gap(forget_logp, oracle_forget_logp)
+    if fluency is not None:
+        row["fluency"] = {k: float(v) for k, v in fluency.items()}
     return row
+
+
+def logp_gap(logp: float, oracle_logp: float) -> float:
+    """Relative gap of a log-likelihood to the oracle's, ``(logp - oracle) / |oracle|``: 0 at the oracle,
+    negative when the model finds the forgotten text less likely than a model that never saw it.
+
+    Examples
+    --------
+    >>> logp_gap(-13.5, -6.9) < -0.9  # the over-forgetting of token-NPO in the demo
+    True
+    >>> logp_gap(-6.0, -8.0)
+    0.25
+    """
+    return (logp - oracle_logp) / abs(oracle_logp)
 
 
 def seed_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

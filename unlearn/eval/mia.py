@@ -27,7 +27,7 @@ import numpy as np
 
 from ontology.common.errors import MedunlearnError
 from unlearn.eval.metrics import auc, roc_curve
-from unlearn.eval.scoring import token_logprobs
+from unlearn.eval.scoring import TokenScores, token_logprobs
 
 ATTACKS = ("loss", "zlib", "min_k", "min_k_pp")
 SIGMA_FLOOR = 1e-6  # a (near) one-hot predictive distribution has sigma 0: standardise by this instead
@@ -105,11 +105,31 @@ def text_scores(
         raise MedunlearnError(f"text {short[0]} has fewer than two tokens; cannot score membership")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     scores = token_logprobs(model, seqs, pad_id=pad, batch_size=batch_size, stats=True, desc="MIA")
+    return membership_scores(scores, texts, k=k)
+
+
+def membership_scores(
+    scores: Sequence[TokenScores], texts: Sequence[str], *, k: float = 0.2, max_length: int = 512
+) -> dict[str, np.ndarray]:
+    """Membership scores under each attack from per-token arrays computed elsewhere (first ``max_length``
+    tokens of each text, as :func:`text_scores` reads them), ``{attack: array(len(texts))}``."""
     rows = []
     for s, t in zip(scores, texts, strict=True):
-        assert s.mu is not None and s.sigma is not None  # requested with stats=True
-        rows.append(attack_scores(s.logp, s.mu, s.sigma, t, k))
+        if s.mu is None or s.sigma is None:
+            raise ValueError("membership scores need the Min-K%++ statistics (mu, sigma)")
+        cut = slice(0, max_length)
+        rows.append(attack_scores(s.logp[cut], s.mu[cut], s.sigma[cut], t, k))
     return {a: np.asarray([r[a] for r in rows]) for a in ATTACKS}
+
+
+def mia_result(members: dict[str, np.ndarray], nonmembers: dict[str, np.ndarray]) -> MIAResult:
+    """AUC of every attack from members' and non-members' membership scores."""
+    return MIAResult(
+        {a: auc(members[a], nonmembers[a]) for a in ATTACKS},
+        members,
+        nonmembers,
+        {"members": len(members[ATTACKS[0]]), "nonmembers": len(nonmembers[ATTACKS[0]])},
+    )
 
 
 def mia_aucs(
@@ -127,6 +147,4 @@ def mia_aucs(
         raise MedunlearnError("membership inference needs at least one member and one non-member text")
     m = text_scores(model, tokenizer, members, k=k, batch_size=batch_size, max_length=max_length)
     n = text_scores(model, tokenizer, nonmembers, k=k, batch_size=batch_size, max_length=max_length)
-    return MIAResult(
-        {a: auc(m[a], n[a]) for a in ATTACKS}, m, n, {"members": len(members), "nonmembers": len(nonmembers)}
-    )
+    return mia_result(m, n)

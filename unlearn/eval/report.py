@@ -75,6 +75,12 @@ _TABLES: dict[str, list[tuple[str, str, str]]] = {
         ("retain_point_drop", "retain drop (pts)", "f1"),
         ("harmonic", "H(efficacy, KP)", "ratio"),
     ],
+    "Fluency and calibration (forget prompts)": [
+        ("fluency.degenerate_rate", "degenerate completions", "pct"),
+        ("fluency.distinct2", "distinct-2", "f2"),
+        ("forget_logp", "forget log-lik / token", "f2"),
+        ("forget_logp_gap_to_oracle", "gap to oracle (rel.)", "ratio"),
+    ],
     "Cost and robustness": [
         ("changed_param_fraction", "changed params", "pct3"),
         ("relearn_recovery", "relearn recovery", "ratio"),

@@ -28,7 +28,7 @@ import numpy as np
 from ontology.common.atomic import atomic_write_json
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import sha256_file
-from unlearn.eval.evaluate import confidence_intervals, evaluate_checkpoint, level_records, roc
+from unlearn.eval.evaluate import EVAL_VERSION, confidence_intervals, evaluate_checkpoint, level_records, roc
 from unlearn.eval.inputs import SuiteInputs, masks_stage, training_docs
 from unlearn.eval.metrics import SPLIT_NAMES, method_row, relearn_recovery, seed_summary
 from unlearn.eval.suite import MESH_LABELS, MESH_TREE
@@ -193,7 +193,8 @@ def _rows(
     for name in models:
         row = method_row(
             accs(name), accs("memorized"), accs("oracle"), evals[name]["mia_auc"], evals["oracle"]["mia_auc"],
-            **costs.get(name, {}),
+            forget_logp=evals[name].get("forget_logp"), oracle_forget_logp=evals["oracle"].get("forget_logp"),
+            fluency=evals[name].get("fluency"), **costs.get(name, {}),
         )  # fmt: skip
         if name in relearned:
             row["relearn_recovery"] = relearn_recovery(
@@ -249,7 +250,8 @@ def run_seed(
     def evaluate(model: Any, tok: Any) -> dict[str, Any]:
         return evaluate_checkpoint(model, tok, sp, level_records(level_masks, max_len))
 
-    evals = evaluate_stages(track, models, {**data_key, "max_length": max_len}, evaluate)
+    key = {**data_key, "max_length": max_len, "version": EVAL_VERSION}
+    evals = evaluate_stages(track, models, key, evaluate)
     if until == "evaluate":
         return None
     relearned = _relearn(inp, seed, track, docs, models)

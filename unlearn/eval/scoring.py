@@ -104,7 +104,7 @@ def token_logprobs(
             if stats:
                 p = lp_all.exp()
                 mu = (p * lp_all).sum(-1)
-                var = (p * lp_all.square()).sum(-1) - mu.square()
+                var = (p * (lp_all - mu[:, None]).square()).sum(-1)
                 scores.mu = np.concatenate([[np.nan], mu.cpu().numpy()])
                 scores.sigma = np.concatenate([[np.nan], var.clamp_min(0).sqrt().cpu().numpy()])
             results[i] = scores
@@ -280,19 +280,27 @@ def level_loglik(
     token_scores = token_logprobs(
         model, [r["input_ids"] for r in records], pad_id=pad_id, batch_size=batch_size, desc="levels"
     )
+    return level_means(records, [ts.logp for ts in token_scores])
+
+
+def level_means(
+    records: Sequence[Mapping[str, Any]], logps: Sequence[np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """:func:`level_loglik`'s table from per-token log-probabilities computed elsewhere (aligned with each
+    record's ``input_ids``)."""
     sums = np.zeros((5, 2))
     counts = np.zeros((5, 2), dtype=int)
-    for rec, ts in zip(records, token_scores, strict=True):
+    for rec, logp in zip(records, logps, strict=True):
         level = np.asarray(rec["level"], dtype=int)
         inside = (
             np.asarray(rec["inside"], dtype=bool)
             if "inside" in rec
             else np.asarray(rec["role"], dtype=int) == TARGET
         )
-        valid = np.isfinite(ts.logp) & (level > 0)
+        valid = np.isfinite(logp) & (level > 0)
         for where, flag in ((0, True), (1, False)):
             sel = valid & (inside == flag)
-            np.add.at(sums[:, where], level[sel], ts.logp[sel])
+            np.add.at(sums[:, where], level[sel], logp[sel])
             np.add.at(counts[:, where], level[sel], 1)
     out = {}
     for lv in range(1, 5):
