@@ -30,7 +30,13 @@ def graph_names(
     """The linkable names of ``cg``: every labelled, live concept with its synonyms, level and role."""
     roles = roles or {}
     return [
-        (cid, a["label"], [t for t, _ in a.get("synonyms") or ()], int(levels.get(cid, 0)), int(roles.get(cid, 0)))
+        (
+            cid,
+            a["label"],
+            [t for t, _ in a.get("synonyms") or ()],
+            int(levels.get(cid, 0)),
+            int(roles.get(cid, 0)),
+        )
         for cid, a in cg.graph.nodes(data=True)
         if (a.get("label") or "").strip() and not a.get("obsolete")
     ]
@@ -102,7 +108,9 @@ class ConceptLinker:
     def generator(self) -> Any:
         if self._generator is None:
             if not self.names:
-                raise MedunlearnError("concept_linker has no names to link to: build the pipeline with build_nlp()")
+                raise MedunlearnError(
+                    "concept_linker has no names to link to: build the pipeline with build_nlp()"
+                )
             self._generator = candidate_generator(self.names)
         return self._generator
 

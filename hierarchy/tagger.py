@@ -48,7 +48,13 @@ _CACHE_LIMIT = 500_000
 #: the factory's name; ``concept_matcher`` is its older spelling, kept working
 FACTORY = "medunlearn_concepts"
 TOKENIZER = "medunlearn.Tokenizer.v1"
-_DEFAULTS: dict[str, Any] = {"source": None, "spans_key": SPANS_KEY, "ents": False, "scope": None, "rules": {}}
+_DEFAULTS: dict[str, Any] = {
+    "source": None,
+    "spans_key": SPANS_KEY,
+    "ents": False,
+    "scope": None,
+    "rules": {},
+}
 
 
 def make_concepts(
@@ -349,7 +355,8 @@ def make_tokenizer(nlp: Language) -> Any:
     >>> [t.text for t in make_tokenizer(nlp)("cocaine-dependent 5-FU users")]
     ['cocaine', '-', 'dependent', '5-FU', 'users']
     """
-    if not hasattr(nlp, "tokenizer"):  # called by spaCy while it builds nlp: scispaCy reads the default's rules
+    # spaCy calls this while it builds nlp, before nlp.tokenizer exists: scispaCy reads the default's rules
+    if not hasattr(nlp, "tokenizer"):
         nlp.tokenizer = spacy.registry.tokenizers.get("spacy.Tokenizer.v1")()(nlp)
     with warnings.catch_warnings():  # scispaCy's infix regex trips a FutureWarning of the re module
         warnings.simplefilter("ignore", FutureWarning)
