@@ -3,14 +3,14 @@ processes, or a running cluster by its scheduler address.
 
 The client reads the corpus (:func:`hierarchy.corpus.iter_documents`) and cuts it into parts of ``part_size``
 documents; each part is one task. The pipeline travels once to every worker (``nlp.to_bytes`` and its config,
-scattered with ``broadcast``) and is rebuilt there on first use; the worker returns the part's rows, and the
-client writes them as ``OUT/part-NNNNN.jsonl`` or ``.parquet`` (no shared file system needed). Rows are
-exactly the serial engine's (:func:`hierarchy.corpus.span_row`); read in part order they are the serial
-output.
+scattered with ``broadcast``) and is rebuilt there on first use; a task carries the part's texts only and
+returns their spans, and the client writes the rows as ``OUT/part-NNNNN.jsonl`` or ``.parquet`` (no shared
+file system needed). Rows are exactly the serial engine's (:func:`hierarchy.corpus.span_row`); read in part
+order they are the serial output.
 
 Resumable: parts are written atomically into ``OUT.partial/`` with a ``_key.json`` of the settings; a rerun
 with the same settings skips the parts already there, other settings start afresh. When every part is done
-``manifest.json`` (parts with their rows, spans and sha256) is written and ``OUT.partial`` becomes ``OUT``.
+``manifest.json`` (the parts with their sha256) is written and ``OUT.partial`` becomes ``OUT``.
 At most two parts per worker are in flight, so the client's memory stays at a few parts.
 """
 
@@ -69,12 +69,11 @@ def worker_pipeline(payload: tuple[str, str, bytes]) -> Language:
     return nlp
 
 
-def tag_part(payload: tuple[str, str, bytes], docs: list[Document]) -> list[dict[str, Any]]:
-    """The SPANS rows of one part (runs on a worker)."""
+def tag_part(payload: tuple[str, str, bytes], texts: list[str]) -> list[list[dict[str, Any]]]:
+    """The spans of each text of one part (runs on a worker)."""
     from hierarchy.tagger import tag_texts
 
-    nlp = worker_pipeline(payload)
-    return [span_row(d, s) for d, s in zip(docs, tag_texts(nlp, [d.text for d in docs]), strict=True)]
+    return list(tag_texts(worker_pipeline(payload), texts))
 
 
 def _parts(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
@@ -187,14 +186,19 @@ def tag_corpus_dask(
         payload = client.scatter(pipeline_payload(nlp), broadcast=True)
         limit = 2 * max(1, len(client.scheduler_info()["workers"]))
         pending = as_completed()
-        index_of: dict[str, int] = {}
+        waiting: dict[str, tuple[int, list[Document]]] = {}
         with bar(desc="tagging parts", unit="part") as pbar:
 
             def collect(future: Any) -> int:
-                rows = future.result()
-                write_part(rows, partial / part_name(index_of.pop(future.key), fmt), fmt)
+                index, part = waiting.pop(future.key)
+                spans = future.result()
+                write_part(
+                    [span_row(d, s) for d, s in zip(part, spans, strict=True)],
+                    partial / part_name(index, fmt),
+                    fmt,
+                )
                 pbar.update(1)
-                return sum(len(r["spans"]) for r in rows)
+                return sum(map(len, spans))
 
             for index, part in enumerate(_parts(docs, part_size)):
                 n_docs += len(part)
@@ -202,8 +206,8 @@ def tag_corpus_dask(
                     resumed += len(part)
                     pbar.update(1)
                     continue
-                future = client.submit(tag_part, payload, part, pure=False)
-                index_of[future.key] = index
+                future = client.submit(tag_part, payload, [d.text for d in part], pure=False)
+                waiting[future.key] = (index, part)
                 pending.add(future)
                 while pending.count() >= limit:
                     n_spans += collect(next(pending))
