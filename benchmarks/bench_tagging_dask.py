@@ -10,7 +10,8 @@ Same input for every engine: PubMedQA's 1,000 abstracts (question + contexts + l
 - ``dask N``: :func:`hierarchy.dask_tagging.tag_corpus_dask` on a ``LocalCluster`` of N single-threaded worker
   processes, given by address (as ``--scheduler``). Cluster start and a warm-up run (one small part per worker:
   the pipeline shipped and built on each worker) are timed apart; the timed run is the steady state a long job
-  sees. Peak RSS per worker from the workers' ``getrusage``.
+  sees. Peak RSS per worker and CPU seconds of the workers and of the client (this process: reading the corpus,
+  shipping texts, writing parts) from ``getrusage``: on a shared machine CPU seconds are the steadier figure.
 
 Tokens are the pipeline tokenizer's, counted once before the timed runs. Outputs are checked identical to the
 serial one. The figures feed the Dask table and the PubMed plan of ``docs/benchmarks.md``.
@@ -23,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -53,6 +55,11 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def run_dask(nlp: Any, corpus: Path, warm: Path, out: Path, workers: int, part_size: int) -> dict[str, Any]:
     from distributed import Client, LocalCluster
 
@@ -67,13 +74,16 @@ def run_dask(nlp: Any, corpus: Path, warm: Path, out: Path, workers: int, part_s
         tag_corpus_dask(nlp, warm, out.with_name(out.name + "-warm"), ["text"], scheduler=cluster.scheduler_address,
                         part_size=max(1, warm_docs // workers))  # fmt: skip
         warm_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        with Client(cluster.scheduler_address) as client:
+            cpu0 = client.run(_cpu_s)
+        t0, client0 = time.perf_counter(), _cpu_s()
         summary = tag_corpus_dask(
             nlp, corpus, out, ["text"], scheduler=cluster.scheduler_address, part_size=part_size
         )
-        wall = time.perf_counter() - t0
+        wall, client_cpu = time.perf_counter() - t0, _cpu_s() - client0
         with Client(cluster.scheduler_address) as client:
             rss = client.run(_rss_mb)
+            cpu1 = client.run(_cpu_s)
     finally:
         cluster.close()
     return {
@@ -82,6 +92,8 @@ def run_dask(nlp: Any, corpus: Path, warm: Path, out: Path, workers: int, part_s
         "wall_s": round(wall, 2),
         "parts": summary["parts"],
         "worker_peak_rss_mb": round(max(rss.values()), 0),
+        "worker_cpu_s": round(sum(cpu1[w] - cpu0[w] for w in cpu1), 2),
+        "client_cpu_s": round(client_cpu, 2),
     }
 
 
@@ -94,25 +106,38 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dask-"))
+    try:
+        result = measure(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # about 250 MB of corpus and outputs
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    sys.exit(0 if all(r.get("identical_to_serial", True) for r in result["rows"]) else 1)
 
+
+def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """The figures of one run, the corpus and outputs under ``tmp``."""
     from hierarchy.corpus import read_spans, tag_corpus
     from hierarchy.levels import build_hierarchy
     from hierarchy.tagger import build_nlp
     from ontology.readers.mesh_tree import read_mesh_tree
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-dask-"))
     n_docs = write_corpus(tmp / "corpus.jsonl", args.repeat)
     warm = tmp / "warm.jsonl"
     warm.write_text("".join((tmp / "corpus.jsonl").read_text().splitlines(keepends=True)[:200]))
     nlp = build_nlp(build_hierarchy(read_mesh_tree(TREE, labels=NAMES)))
     lines = (tmp / "corpus.jsonl").read_text().splitlines()
     tokens = sum(len(nlp.tokenizer(json.loads(line)["text"])) for line in lines)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_s()
     tag_corpus(nlp, tmp / "corpus.jsonl", tmp / "serial.jsonl", ["text"])
-    serial_s = time.perf_counter() - t0
+    serial_s, serial_cpu = time.perf_counter() - t0, _cpu_s() - cpu0
     rows: list[dict[str, Any]] = [
-        {"engine": "serial (--engine local)", "workers": 1, "wall_s": round(serial_s, 2), "parts": None}
-    ]
+        {"engine": "serial (--engine local)", "workers": 1, "wall_s": round(serial_s, 2), "parts": None,
+         "client_cpu_s": round(serial_cpu, 2)}
+    ]  # fmt: skip
     reference = list(read_spans(tmp / "serial.jsonl"))
     for w in [int(x) for x in args.workers.split(",")]:
         row = {
@@ -124,10 +149,13 @@ def main() -> None:
         rows.append(row)
     for row in rows:
         row["tokens_per_s"] = round(tokens / row["wall_s"])
+        if row.get("worker_cpu_s"):
+            row["tokens_per_worker_cpu_s"] = round(tokens / row["worker_cpu_s"])
+        row["tokens_per_client_cpu_s"] = round(tokens / row["client_cpu_s"])
     base = rows[1]["tokens_per_s"] if len(rows) > 1 else None
     for row in rows[1:]:
         row["speedup_vs_1_worker"] = round(row["tokens_per_s"] / base, 2) if base else None
-    result = {
+    return {
         "documents": n_docs,
         "tokens": tokens,
         "tokens_per_document": round(tokens / n_docs, 1),
@@ -136,11 +164,6 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
         "rows": rows,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
-    sys.exit(0 if all(r.get("identical_to_serial", True) for r in rows) else 1)
 
 
 if __name__ == "__main__":
