@@ -201,3 +201,39 @@ def test_goal_section_is_rendered(tmp_path: Path, results: dict[str, Any]) -> No
     assert "## Goals (dual)" in md and "| KP ≥ 0.97 | 0.981 | met |" in md
     assert "| changed parameters ≤ 0.1% | 0.093% | met |" in md
     assert "<h2>Goals (dual)</h2>" in page and "not measured" in page  # no holdout efficacy in the rows
+
+
+def test_summary_completions_and_timings_sections(tmp_path: Path, results: dict[str, Any]) -> None:
+    """The demo's terminal rows (summary table, HTML and markdown), its completions and timings (HTML)."""
+    measures = [
+        ["forget records recalled (greedy)", "forget_recall", "pct"],
+        ["MIA AUC, LOSS", "mia_auc.loss", "auc"],
+    ]
+    for name, recall in (("memorized", 1.0), ("oracle", 0.0), ("dual", 0.05), ("ga", float("nan"))):
+        results["methods"][name]["forget_recall"] = recall
+    results["summary"] = {"title": "demo — tiny-llama", "measures": measures, "note": "recalled: <greedy>"}
+    results["completions"] = [
+        {"kind": "forgotten record", "prompt": "Patient A underwent", "expected": "appendectomy <1>",
+         "memorized": "appendectomy on 1 May", "dual": "spinal fusion"},
+    ]  # fmt: skip
+    results["timings"] = [{"stage": "memorize", "seconds": 12.34, "cached": False},
+                          {"stage": "oracle", "seconds": 0.0, "cached": True}]  # fmt: skip
+    header, rows = R.summary_rows(results)
+    assert header == ["measure", "memorized", "oracle", "dual", "ga"]
+    assert [[c[0] for c in cells] for cells in rows] == [
+        ["forget records recalled (greedy)", "100.0%", "0.0%", "5.0%", "—"],
+        ["MIA AUC, LOSS", "0.810", "0.500", "0.523", "0.310"],
+    ]
+    paths = R.write_report(results, tmp_path)
+    page = paths["html"].read_text()
+    order = [page.index(f"<h2 id='{s}'>") for s in ("summary", "completions", "timings")]
+    assert order == sorted(order) and order[-1] < page.index("Forgetting and preservation")
+    assert "recalled: &lt;greedy&gt;" in page and "appendectomy &lt;1&gt;" in page  # escaped
+    assert "<td>spinal fusion</td>" in page and "<td>yes</td>" in page
+    cells = _Cells()
+    cells.feed(page)
+    assert float(cells.values["timing.memorize"]) == 12.34
+    md = paths["markdown"].read_text()
+    summary = _markdown_table(md, "demo — tiny-llama")
+    assert summary["forget records recalled (greedy)"] == {"memorized": "100.0%", "oracle": "0.0%", "dual": "5.0%",
+                                                           "ga": "—"}  # fmt: skip
