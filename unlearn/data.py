@@ -231,7 +231,11 @@ class BatchStream:
         return {"gen": self._gen.get_state(), "perm": list(self._perm), "pos": self._pos}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state from :meth:`state_dict`."""
+        """Restore a state from :meth:`state_dict`; ``ValueError`` for one that does not fit this dataset."""
+        perm, pos = list(state["perm"]), state["pos"]
+        if perm and sorted(perm) != list(range(len(self.dataset))):
+            raise ValueError(f"the stream's order is not a permutation of the {len(self.dataset)} records")
+        if type(pos) is not int or not 0 <= pos <= len(perm):
+            raise ValueError(f"stream position {pos!r} outside 0..{len(perm)}")
         self._gen.set_state(state["gen"])
-        self._perm = list(state["perm"])
-        self._pos = int(state["pos"])
+        self._perm, self._pos = perm, pos
