@@ -235,9 +235,12 @@ def validate(
 ) -> None:
     """Check an ontology file or graph directory for problems; exit 1 when there is an error.
 
-    Errors: is_a cycles (printed as A → B → A), dangling parents, obsolete terms still in use.
-    Warnings: duplicate labels within a source, lines the tolerant reader skipped.
+    Errors: is_a cycles (printed as A → B → A), dangling parents, duplicate ids, obsolete terms still in use,
+    XML entity declarations (refused: the file is not read). Warnings: duplicate labels within a source,
+    lines the tolerant reader skipped.
     """
+    from ontology.readers.xmlsafe import EntityRefused
+    from ontology.validate import Issue
     from ontology.validate import validate as run_validate
 
     if source.is_dir() and (source / "meta.json").is_file():
@@ -245,8 +248,12 @@ def validate(
 
         cg = read_graph(source)
     else:
-        cg = _load_sources([source], format.value, strict=False)
-    issues = run_validate(cg)
+        try:
+            cg = _load_sources([source], format.value, strict=False)
+        except EntityRefused as exc:  # a finding about the file, not only a refusal to read it
+            cg = None
+            refused = Issue("error", "xml_entity", str(exc), ())
+    issues = run_validate(cg) if cg is not None else [refused]
     errors = sum(i.severity == "error" for i in issues)
     if as_json:
         _echo_json(

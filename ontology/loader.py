@@ -203,6 +203,8 @@ def load(
         chosen = detect_format(p) if fmt == "auto" or is_synonym_source else fmt
         if not p.exists():
             raise InputError("file not found", p)
+        if p.is_dir() and chosen != "umls":
+            raise InputError(f"is a directory, expected a file ({chosen})", p)
         if is_synonym_source or chosen in SYNONYM_FORMATS:
             joins.append((p, chosen))
         else:

@@ -282,6 +282,9 @@ def import_graph(path: str | Path, format: str) -> ConceptGraph:
     if format == "obographs":
         return _from_obographs(json.loads(path.read_text(encoding="utf-8")))
     if format == "graphml":
+        from ontology.readers.xmlsafe import check_prolog
+
+        check_prolog(path, external_dtd=False)
         g = nx.read_graphml(path)
         g.graph = {k: json.loads(v) for k, v in g.graph.items() if isinstance(v, str)}
         json_keys = set(g.graph.pop("json_node_keys", []))

@@ -46,6 +46,7 @@ from xml.parsers.expat import ExpatError
 from ontology.common.errors import InputError
 from ontology.common.hashing import sha256_file
 from ontology.graph import ConceptGraph, gc_paused
+from ontology.readers.xmlsafe import check_prolog
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -412,14 +413,16 @@ def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
     Raises
     ------
     InputError
-        Missing or empty file, unknown root element, or malformed XML (``file:line: message``).
+        Missing or empty file, unknown root element, or malformed XML (``file:line: message``);
+        :class:`~ontology.readers.xmlsafe.EntityRefused` for entity declarations or an external DTD.
     """
     from owlready2.base import OwlReadyOntologyParsingError
 
     path = Path(path)
     if not path.is_file():
-        raise InputError("file not found", path)
+        raise InputError("is a directory, expected a file" if path.is_dir() else "file not found", path)
     flavour = sniff_xml_flavour(path)
+    check_prolog(path, external_dtd=False)
     collector = TripleCollector()
     try:
         with gc_paused(), open(path, "rb") as fh:
