@@ -35,6 +35,7 @@ from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash
 from ontology.common.jsonl import iter_jsonl
+from ontology.common.outputs import OutputKind, first_json_line, read_small_json
 from ontology.common.progress import bar
 
 FIELD_SEPARATOR = "\n\n"
@@ -57,6 +58,20 @@ SPANS_SCHEMA = pa.schema(
         ("spans", pa.list_(SPAN_TYPE)),
     ]
 )
+
+
+def _is_spans_file(path: Path) -> bool:
+    if path.suffix == ".parquet":
+        try:
+            return set(SPANS_SCHEMA.names) <= set(pq.read_schema(path).names)
+        except (OSError, pa.ArrowException, ValueError):
+            return False
+    row = first_json_line(path)
+    return isinstance(row, dict) and {"doc_id", "text", "spans"} <= row.keys()
+
+
+#: ``hierarchy tag -o SPANS``: an existing SPANS file is replaced, anything else refused
+SPANS_OUTPUT = OutputKind("a SPANS file", False, "doc_id, text and spans in its first row", _is_spans_file)
 
 
 @dataclass
@@ -356,10 +371,20 @@ def tag_corpus(
     partial = out.with_name(out.name + ".partial")
     meta = out.with_name(out.name + ".partial.json")
     done: set[str] = set()
-    if partial.exists() and meta.exists() and json.loads(meta.read_text()).get("key") == key:
-        done = _read_partial(partial)
+    if partial.exists() or meta.exists():
+        recorded = read_small_json(meta)
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("key"), str):
+            raise InputError(
+                f"not a partial output of `hierarchy tag` ({meta.name} missing or unreadable); nothing was "
+                f"written: move away or delete {partial.name} and {meta.name} to start again",
+                path=partial,
+            )
+        if recorded["key"] == key and partial.exists():
+            done = _read_partial(partial)
+        else:  # ours (the record says so), written under other settings
+            partial.unlink(missing_ok=True)
+            atomic_write_json(meta, {"key": key})
     else:
-        partial.unlink(missing_ok=True)
         atomic_write_json(meta, {"key": key})
     report = ReadReport()
     docs = (

@@ -18,6 +18,7 @@ from hierarchy.levels import Hierarchy
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash, sha256_file
+from ontology.common.outputs import OutputKind, read_small_json
 from ontology.store import read_graph, write_graph
 
 FORMAT = "medunlearn-hierarchy/1"
@@ -32,6 +33,15 @@ SCHEMA = pa.schema(
         ("rule", pa.string()),
     ]
 )
+
+
+def _is_hierarchy_dir(path: Path) -> bool:
+    meta = read_small_json(path / "meta.json")
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+#: ``hierarchy build -o HIER``: an existing hierarchy directory is replaced, anything else refused
+HIER_OUTPUT = OutputKind("a hierarchy directory", True, f"meta.json of format {FORMAT}", _is_hierarchy_dir)
 
 
 def levels_table(hier: Hierarchy) -> pa.Table:

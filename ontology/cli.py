@@ -10,6 +10,7 @@ import typer
 
 from ontology.common.cli import CliGroup
 from ontology.common.errors import InputError
+from ontology.common.outputs import check_output
 
 app = typer.Typer(
     help="Read medical ontologies (OWL, OBO, MeSH, UMLS, tables) into one concept graph.",
@@ -81,7 +82,13 @@ def build(
     sources: list[Path] = typer.Argument(
         ..., help="Ontology files (or UMLS META directories) to read and merge."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Graph directory to write (replaced atomically)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Graph directory to write; an earlier graph directory there is replaced atomically, anything else "
+        "is refused (see --force).",
+    ),
     format: SourceFormat = typer.Option(
         SourceFormat.auto, "--format", "-f", help="Source format; auto guesses it."
     ),
@@ -101,6 +108,9 @@ def build(
         help="An annotated mention text becomes a synonym from this many mentions.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the graph's stats as JSON."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it is not an earlier output of this command."
+    ),
 ) -> None:
     """Read SOURCE files into one concept graph and write it to the GRAPH directory.
 
@@ -111,8 +121,9 @@ def build(
     concepts they are linked to, with counts (node attribute `corpus_evidence`); ids the graph lacks are
     reported. Skipped items are counted (see `stats`) and listed by `validate`.
     """
-    from ontology.store import write_graph
+    from ontology.store import GRAPH_OUTPUT, write_graph
 
+    check_output(out, GRAPH_OUTPUT, inputs=[*sources, *(synonyms or [])], force=force)
     cg = _load_sources(sources, format.value, strict, synonyms, min_mentions)
     write_graph(cg, out)
     stats = cg.stats()
@@ -211,14 +222,23 @@ def export(
     format: ExportFormat = typer.Option(
         ..., "--format", "-f", help="graphml, obographs (OBO Graphs JSON) or node-link."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="File to write (atomically)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="File to write (atomically); an earlier export there is replaced, anything else refused (see --force).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it is not an earlier output of this command."
+    ),
 ) -> None:
     """Export a graph to GraphML, OBO Graphs JSON or networkx node-link JSON.
 
     GraphML keeps list attributes as JSON strings; OBO Graphs uses IRIs (OBO PURLs) as node ids.
     """
-    from ontology.store import export_graph, read_graph
+    from ontology.store import export_graph, export_output, read_graph
 
+    check_output(out, export_output(format.value), inputs=[graph], force=force)
     export_graph(read_graph(graph), out, format.value)
     typer.echo(f"wrote {out}")
 

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from ontology.common.atomic import atomic_path, atomic_write_json, atomic_write_text
 from ontology.common.errors import InputError
+from ontology.common.outputs import OutputKind, read_head, read_small_json
 from ontology.graph import ConceptGraph, gc_paused
 
 FORMAT_VERSION = 1
@@ -47,6 +48,52 @@ NODE_SCHEMA = pa.schema(
     ]
 )
 EDGE_SCHEMA = pa.schema([("child", pa.string()), ("parent", pa.string()), ("relation", pa.string())])
+
+
+def _is_graph_dir(path: Path) -> bool:
+    meta = read_small_json(path / "meta.json")
+    return isinstance(meta, dict) and "format_version" in meta and (path / "nodes.parquet").is_file()
+
+
+#: ``ontology build -o GRAPH``: an existing graph directory is replaced, anything else refused
+GRAPH_OUTPUT = OutputKind("a graph directory", True, "meta.json with a format_version", _is_graph_dir)
+
+
+def _export_signature(*needles: bytes, prefix: bytes = b"") -> Any:
+    def recognise(path: Path) -> bool:
+        head = read_head(path, 1 << 20)
+        return head.startswith(prefix) and all(n in head for n in needles)
+
+    return recognise
+
+
+#: ``ontology export -o FILE``, by format: a file this command wrote is replaced, anything else refused
+EXPORT_OUTPUTS: dict[str, OutputKind] = {
+    "graphml": OutputKind(
+        "a GraphML export", False, "json_node_keys key", _export_signature(b"<graphml", b'"json_node_keys"')
+    ),
+    "obographs": OutputKind(
+        "an OBO Graphs export",
+        False,
+        'graph id "medunlearn"',
+        _export_signature(prefix=b'{"graphs": [{"id": "medunlearn"'),
+    ),
+    "node-link": OutputKind(
+        "a node-link export",
+        False,
+        "graph sources",
+        _export_signature(
+            b'"sources": [{"file": ', prefix=b'{"directed": true, "multigraph": false, "graph": {'
+        ),
+    ),
+}
+
+
+def export_output(format: str) -> OutputKind:
+    """The output kind of an export format (a format without a recogniser never replaces a file)."""
+    return EXPORT_OUTPUTS.get(format) or OutputKind(
+        f"a {format} export", False, "recognisable header", lambda p: False
+    )
 
 
 def write_graph(cg: ConceptGraph, directory: str | Path) -> Path:

@@ -23,6 +23,7 @@ import torch
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import sha256_file
+from ontology.common.outputs import OutputKind, check_output
 from ontology.common.paths import home
 from unlearn.prompts import chat_prompt
 from unlearn.tensor_io import save_pretrained
@@ -233,6 +234,10 @@ def _file_hashes(directory: Path) -> dict[str, str]:
     }
 
 
+#: a prepared model's cache directory: rebuilt only when it holds our manifest (or with ``--force``)
+CACHE_OUTPUT = OutputKind("a prepared model", True, MANIFEST, lambda p: (p / MANIFEST).is_file())
+
+
 def verify_cache(directory: Path) -> bool:
     """True when ``directory`` holds a manifest whose file hashes all match."""
     manifest = directory / MANIFEST
@@ -269,6 +274,7 @@ def prepare(name_or_path: str | Path, *, force: bool = False) -> Path:
         directory = model_cache_dir(key)
         if not force and verify_cache(directory):
             return directory
+        check_output(directory, CACHE_OUTPUT, force=force)
         if directory.exists() and not force:
             log.warning("%s: cached model failed its hash check; rebuilding", directory)
         return _build_into(directory, spec.build, {"name": key, "licence": spec.licence})
@@ -279,6 +285,7 @@ def prepare(name_or_path: str | Path, *, force: bool = False) -> Path:
         directory = model_cache_dir(f"gguf-{sha256_file(path)[:16]}")
         if not force and verify_cache(directory):
             return directory
+        check_output(directory, CACHE_OUTPUT, force=force)
         return _build_into(directory, lambda out: _convert_gguf(path, out), {"name": path.name})
     if path.is_dir():
         if not (path / "config.json").is_file():

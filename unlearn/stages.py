@@ -19,8 +19,16 @@ from typing import Any
 from ontology.common.atomic import atomic_write_json, replace_directory
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import config_hash
+from ontology.common.outputs import OutputKind
 
 STAGE_FILE = "stage.json"
+STAGES = "stages"
+
+#: ``eval suite -o OUT`` and ``demo --out OUT`` (its MODEL-SCOPE directory): an earlier run's directory (with
+#: its cached ``stages/``) is continued, anything else refused
+STAGES_OUTPUT = OutputKind(
+    "a directory of cached stages", True, f"{STAGES}/ directory", lambda p: (p / STAGES).is_dir()
+)
 
 
 @dataclass
