@@ -38,6 +38,7 @@ from typing import Any
 import networkx as nx
 
 from ontology.common.errors import InputError
+from ontology.common.limits import iter_lines
 from ontology.graph import SYNONYM_SCOPES, ConceptGraph, gc_paused
 from ontology.readers.provenance import Skips, source_record
 
@@ -106,7 +107,7 @@ def _lines(path: Path, skips: Skips) -> Iterator[tuple[int, str]]:
     except IsADirectoryError:
         raise InputError("is a directory, expected a file", path) from None
     with fh:
-        for number, raw in enumerate(fh, start=1):
+        for number, raw in iter_lines(fh, path):
             try:
                 line = raw.decode("utf-8").strip()
             except UnicodeDecodeError as exc:
