@@ -99,12 +99,18 @@ def read_hierarchy(hierdir: str | Path) -> Hierarchy:
     hierdir = Path(hierdir)
     meta = read_meta(hierdir)
     graph = read_graph(hierdir / "graph")
-    table = pq.read_table(hierdir / "levels.parquet").to_pydict()
-    missing = [c for c in SCHEMA.names if c not in table]
-    if missing:
-        raise InputError(
-            f"levels.parquet lacks column(s) {', '.join(missing)}", path=hierdir / "levels.parquet"
-        )
+    levels_file = hierdir / "levels.parquet"
+    try:
+        arrow = pq.ParquetFile(levels_file).read()
+        missing = [c for c in SCHEMA.names if c not in arrow.column_names]
+        if missing:
+            raise InputError(f"levels.parquet lacks column(s) {', '.join(missing)}", path=levels_file)
+        table = arrow.select(SCHEMA.names).cast(SCHEMA.remove_metadata()).to_pydict()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise InputError(f"not a readable levels table ({detail})", path=levels_file) from None
+    if any(v is None or not 0 <= v <= 4 for v in table["level"]) or None in table["id"]:
+        raise InputError("levels.parquet holds a missing id or a level outside 0..4", path=levels_file)
     levels = dict(zip(table["id"], (int(v) for v in table["level"]), strict=True))
     stray = next((c for c in levels if c not in graph), None)
     if stray is not None or len(levels) != len(graph):

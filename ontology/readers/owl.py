@@ -165,7 +165,7 @@ class TripleCollector:
     def add_objects(self, triples: Iterable[tuple[str, str, str]]) -> None:
         classes, edges, records = self.classes, self.edges, self.records
         for s, p, o in triples:
-            if s[0] == "_":
+            if not s or not o or s[0] == "_":  # blank nodes, and empty IRIs of a broken file
                 continue
             if p == RDF_TYPE:
                 if o in CLASS_TYPES:
@@ -186,7 +186,7 @@ class TripleCollector:
         records = self.records
         labels, synonyms = LABEL_PREDICATES, SYNONYM_PREDICATES
         for s, p, o, d in triples:
-            if s[0] == "_":
+            if not s or s[0] == "_":
                 continue
             if p in labels:
                 if _is_english(d if d and d[0] == "@" else None):
