@@ -20,9 +20,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base for config sections: unknown keys and wrong types fail validation."""
+    """Base for config sections: unknown keys, wrong types and non-finite numbers (``.inf``, ``.nan``) fail
+    validation."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     def hash(self) -> str:
         """Stable short hash of the resolved values (the cache key of a stage)."""
