@@ -7,7 +7,8 @@ reported as ``file:line: reason`` in ``graph.graph["skipped"]``; ``strict=True``
 What becomes what:
 
 - ``[Term]`` stanzas → nodes (``[Typedef]`` and ``[Instance]`` stanzas are read past).
-  Stanzas that repeat an id are merged, as the OBO 1.4 spec says.
+  Stanzas that repeat an id are merged (the first ``name`` is kept) and noted as ``duplicate id`` in
+  ``skipped``, which :mod:`ontology.validate` reports as an error.
 - ``is_a`` → edges child → parent with ``relation="is_a"``: the hierarchy.
 - ``relationship: part_of X`` → the node attribute ``relationships`` as ``(relation, target)``
   pairs (present only on terms that have some), *not* edges: the graph's edges are the ``is_a`` hierarchy only, so ``parents()`` and
@@ -22,9 +23,10 @@ What becomes what:
   that have some), the target also among the ``xrefs``: merges read the predicate to give a joined label an
   honest synonym scope (:mod:`ontology.merge`).
 
-An ``is_a`` to an id that is no term of the file is dropped and noted in ``skipped`` (in strict
-mode too: the line itself is well formed). A cyclic ``is_a`` is read as is (detecting it is
-:mod:`ontology.validate`'s job).
+An ``is_a`` to an id that is no term of the file is dropped and noted in ``skipped`` (the line itself is well
+formed, so the reader does not raise even when strict). A cyclic ``is_a`` is read as is. Finding cycles,
+dangling parents and duplicate ids is :mod:`ontology.validate`'s job; ``load(..., strict=True)`` (``ontology
+build --strict``) fails on them.
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ def _tag_readers(skips: Skips) -> dict[str, Callable[[_Term, str, int], None]]:
             term.xrefs.append(ref)
 
     def name(term: _Term, value: str, number: int) -> None:
-        term.label = value
+        if not term.label:  # a repeated stanza's second name never replaces the first
+            term.label = value
 
     def definition(term: _Term, value: str, number: int) -> None:
         if (parsed := quoted("def", value, number)) is not None:
@@ -279,7 +282,10 @@ class _Reader:
             return
         self.has_id = True
         existing = self.terms.get(tid)
-        if existing is not None:  # a repeated stanza is merged into the first
+        if (
+            existing is not None
+        ):  # a repeated stanza is merged into the first, and noted (an error in validate)
+            self.skips.note(f"duplicate id {tid}: stanza merged into the one at line {existing.line}", number)
             self.term = existing
         else:
             self.terms[tid] = self.term

@@ -110,7 +110,9 @@ def read_tabular(
             cid = f"{prefix}:{cid}"
         label = row[pos[labc]].strip() if labc else ""
         if labels.get(cid, label) != label:
-            skips.add(f"{cid} has two labels, {labels[cid]!r} and {label!r}; kept the first", number)
+            skips.add(
+                f"duplicate id {cid} with two labels, {labels[cid]!r} and {label!r}; kept the first", number
+            )
         labels.setdefault(cid, label)
         if xrc:
             refs = xrefs.setdefault(cid, {})
