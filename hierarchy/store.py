@@ -89,6 +89,8 @@ def read_meta(hierdir: str | Path) -> dict[str, Any]:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"unreadable meta.json ({exc})", path=path) from None
+    if not isinstance(meta, dict):
+        raise InputError(f"meta.json holds a {type(meta).__name__}, not a JSON object", path=path)
     if meta.get("format") != FORMAT:
         raise InputError(f"unknown hierarchy format {meta.get('format')!r}, expected {FORMAT!r}", path=path)
     return meta

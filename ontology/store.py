@@ -151,6 +151,8 @@ def read_graph(directory: str | Path) -> ConceptGraph:
         edges = pq.ParquetFile(directory / "edges.parquet").read()
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"unreadable graph file: {exc}", directory) from None
+    if not isinstance(meta, dict):
+        raise InputError(f"meta.json holds a {type(meta).__name__}, not a JSON object", directory)
     if meta.get("format_version") != FORMAT_VERSION:
         raise InputError(
             f"graph format version {meta.get('format_version')} is not {FORMAT_VERSION}", directory
