@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 EXE = Path(sys.executable).with_name("medunlearn")
+#: the checkout under test: the console script imports from it even when the venv's editable install points at
+#: another checkout (a git worktree)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def medunlearn(
@@ -16,6 +19,7 @@ def medunlearn(
 ) -> subprocess.CompletedProcess[str]:
     """``medunlearn ARGS`` in a fresh process; ``home`` becomes ``$MEDUNLEARN_HOME``."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MEDUNLEARN_QUIET="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     if home is not None:
         env["MEDUNLEARN_HOME"] = str(home)
     return subprocess.run(
