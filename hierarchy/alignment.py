@@ -65,8 +65,9 @@ def load_fast_tokenizer(tokenizer: Any) -> Any:
         raise InputError("no such tokenizer directory", path=directory)
     try:
         tok = AutoTokenizer.from_pretrained(str(directory), use_fast=True, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot load a tokenizer: {exc}".splitlines()[0], path=directory) from None
+    except Exception as exc:  # tokenizers raises plain Exception on a garbage tokenizer.json
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InputError(f"cannot load a tokenizer: {detail}", path=directory) from None
     check_fast(tok, str(directory))
     return tok
 

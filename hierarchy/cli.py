@@ -17,10 +17,11 @@ from hierarchy.levels import LEVEL_NAMES, Hierarchy, HierarchyConfig, build_hier
 from hierarchy.roles import RoleWeights, assign_roles, role_counts
 from hierarchy.rules import RULES
 from hierarchy.scope import Scope, split_items
-from hierarchy.store import read_hierarchy, write_hierarchy
+from hierarchy.store import HIER_OUTPUT, read_hierarchy, write_hierarchy
 from ontology.common.cli import CliGroup
 from ontology.common.config import load_config, validate_config
 from ontology.common.errors import InputError
+from ontology.common.outputs import check_output
 from ontology.loader import open_graph
 
 app = typer.Typer(help="Fold a concept graph into four levels, tag text, and emit token masks.", cls=CliGroup)
@@ -41,7 +42,12 @@ def _ints(text: str, what: str) -> tuple[int, int, int, int]:
 @app.command("build")
 def build_cmd(
     graph: Path = typer.Argument(..., help="Graph directory or ontology file."),
-    out: Path = typer.Option(..., "-o", "--out", help="Hierarchy directory to write (HIER)."),
+    out: Path = typer.Option(
+        ...,
+        "-o",
+        "--out",
+        help="Hierarchy directory to write (HIER); an earlier one is replaced (see --force).",
+    ),
     rule: str | None = typer.Option(None, help=f"Level rule: {'|'.join(RULES)} (default auto)."),
     mapping: Path | None = typer.Option(
         None, help="CSV/TSV table id,level overriding (or, with --rule mapping, giving) levels."
@@ -59,8 +65,12 @@ def build_cmd(
         None, help="YAML with the HierarchyConfig keys; options given here win."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the level counts as JSON."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it is not an earlier output of this command."
+    ),
 ) -> None:
     """Give every concept of GRAPH a level L1–L4 (or none, with the reason) and write HIER."""
+    check_output(out, HIER_OUTPUT, inputs=[graph, mapping, config], force=force)
     cfg = load_config(config, HierarchyConfig) if config else HierarchyConfig()
     updates: dict[str, Any] = {"rule": rule, "multi_parent": multi_parent}
     if depth_starts:

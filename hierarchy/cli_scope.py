@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ontology.common.cli import CliGroup
 from ontology.common.config import load_config
+from ontology.common.outputs import check_output
 
 scope_app = typer.Typer(
     help="Forget scopes from the data: `scope suggest GRAPH --forget F --retain R -o SCOPE`.",
@@ -23,7 +24,12 @@ def suggest_cmd(
     graph: Path = typer.Argument(..., help="Graph directory, hierarchy directory (HIER) or ontology file."),
     forget: Path = typer.Option(..., "--forget", help="Forget corpus (JSONL, JSON, CSV, Parquet)."),
     retain: Path = typer.Option(..., "--retain", help="Retain corpus, same formats."),
-    out: Path = typer.Option(..., "-o", "--out", help="Scope file to write (one item per line, # comments)."),
+    out: Path = typer.Option(
+        ...,
+        "-o",
+        "--out",
+        help="Scope file to write (one item per line, # comments); an earlier one is replaced (see --force).",
+    ),
     text_field: list[str] = typer.Option(
         ["text"], "-t", "--text-field", help="Field to read; repeat to join several (blank line between)."
     ),
@@ -44,6 +50,9 @@ def suggest_cmd(
     ),
     show: int = typer.Option(25, "--show", min=0, help="Ranked candidates to print."),
     as_json: bool = typer.Option(False, "--json", help="Print the suggestion as JSON."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it is not an earlier output of this command."
+    ),
 ) -> None:
     """Rank subtrees by how much more often FORGET mentions them than RETAIN and write a scope file.
 
@@ -55,8 +64,9 @@ def suggest_cmd(
     from hierarchy.corpus import iter_documents
     from hierarchy.lexicon import TaggingRules
     from hierarchy.store import open_hierarchy
-    from hierarchy.suggest import suggest_scope, write_scope_file
+    from hierarchy.suggest import SCOPE_OUTPUT, suggest_scope, write_scope_file
 
+    check_output(out, SCOPE_OUTPUT, inputs=[graph, forget, retain, rules], force=force)
     hier = open_hierarchy(graph)
     tagging = load_config(rules, TaggingRules) if rules else None
     fields = list(text_field)

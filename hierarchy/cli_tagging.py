@@ -16,6 +16,7 @@ import typer
 from ontology.common.atomic import atomic_write_text
 from ontology.common.cli import CliGroup
 from ontology.common.config import load_config
+from ontology.common.outputs import check_output
 
 #: maps ``--tokenizer`` (a name or a directory) to what :func:`hierarchy.masks.load_fast_tokenizer` reads. The
 #: default passes it on (a local Hugging Face tokenizer directory); the ``medunlearn``
@@ -35,7 +36,12 @@ def tag_cmd(
     corpus: Path = typer.Argument(
         ..., help="JSONL, JSON, CSV, Parquet file or a datasets save_to_disk directory."
     ),
-    out: Path = typer.Option(..., "-o", "--out", help="SPANS output (.jsonl or .parquet)."),
+    out: Path = typer.Option(
+        ...,
+        "-o",
+        "--out",
+        help="SPANS output (.jsonl or .parquet); an earlier one is replaced (see --force).",
+    ),
     text_field: list[str] = typer.Option(
         ["text"], "--text-field", "-t", help="Field to tag; repeat to join several (blank line between)."
     ),
@@ -72,13 +78,16 @@ def tag_cmd(
         help="Forget scope (ids, tree numbers, labels or @FILE): tagged even where rules exclude.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it is not an earlier output of this command."
+    ),
 ) -> None:
     """Tag CORPUS with the concepts of GRAPH and write one row per document with its spans (resumable).
 
     Generic subtrees (publication types, named groups, …) are not tagged unless --scope names them; names that
     annotated corpora rarely link are left out; see docs/hierarchy.md, "Tagging rules".
     """
-    from hierarchy.corpus import tag_corpus
+    from hierarchy.corpus import SPANS_OUTPUT, tag_corpus
     from hierarchy.lexicon import TaggingRules
 
     if engine not in ("local", "dask"):
@@ -89,6 +98,12 @@ def tag_cmd(
     from hierarchy.store import open_hierarchy, source_hash
     from hierarchy.tagger import build_nlp
 
+    if engine == "dask":
+        from hierarchy.dask_tagging import SPANS_PARTS_OUTPUT
+
+        check_output(out, SPANS_PARTS_OUTPUT, inputs=[graph, corpus, rules], force=force)
+    else:
+        check_output(out, SPANS_OUTPUT, inputs=[graph, corpus, rules], force=force)
     hier = open_hierarchy(graph)
     tagging = load_config(rules, TaggingRules) if rules else TaggingRules()
     items = split_items(scope, hier) if scope else None
@@ -150,20 +165,26 @@ def masks_build_cmd(
         help="Forget scope: concept ids, tree numbers or labels, comma-separated; @FILE reads a scope file "
         "(`scope suggest` writes one).",
     ),
-    out: Path = typer.Option(..., "-o", "--out", help="MASKS Parquet file to write."),
+    out: Path = typer.Option(
+        ..., "-o", "--out", help="MASKS Parquet file to write; an earlier one is replaced (see --force)."
+    ),
     chat_template: bool = typer.Option(
         True, "--chat-template/--no-chat-template", help="Render as the user turn."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it is not an earlier output of this command."
+    ),
 ) -> None:
     """Project the concept spans of SPANS onto TOKENIZER's tokens with roles for SCOPE."""
     from hierarchy.alignment import load_fast_tokenizer
     from hierarchy.corpus import read_spans, spans_hash
-    from hierarchy.masks import write_masks
+    from hierarchy.masks import MASKS_OUTPUT, write_masks
     from hierarchy.roles import assign_roles
     from hierarchy.scope import Scope
     from hierarchy.store import open_hierarchy, source_hash
 
+    check_output(out, MASKS_OUTPUT, inputs=[spans, hierarchy, Path(tokenizer)], force=force)
     hier = open_hierarchy(hierarchy)
     resolved = Scope.parse(scope, hier)
     table = {cid: tuple(r) for cid, r in assign_roles(hier, resolved).items()}
@@ -198,12 +219,21 @@ def masks_build_cmd(
 def masks_preview_cmd(
     masks: Path = typer.Argument(..., help="MASKS Parquet file."),
     n: int = typer.Option(3, "-n", min=1, help="Documents to show."),
-    html_out: Path | None = typer.Option(None, "--html", help="Also write an HTML page here."),
+    html_out: Path | None = typer.Option(
+        None,
+        "--html",
+        help="Also write an HTML page here (an earlier preview page is replaced; see --force).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the --html file even when it is not an earlier preview page."
+    ),
 ) -> None:
     """Show the first N documents with target tokens red and preserve tokens green."""
     from hierarchy.masks import read_masks
-    from hierarchy.preview import show_terminal, to_html
+    from hierarchy.preview import PREVIEW_OUTPUT, show_terminal, to_html
 
+    if html_out is not None:
+        check_output(html_out, PREVIEW_OUTPUT, inputs=[masks], force=force)
     table, meta = read_masks(masks)
     show_terminal(table, meta, n)
     if html_out is not None:

@@ -17,8 +17,6 @@ with the same settings skips the doc_ids already there; the final file appears a
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import multiprocessing as mp
 import os
@@ -34,12 +32,17 @@ from spacy.language import Language
 
 from hierarchy.tagger import tag_texts
 from ontology.common.atomic import atomic_path, atomic_write_json
+from ontology.common.csvfiles import iter_csv_rows
 from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash, sha256_file
 from ontology.common.jsonl import iter_jsonl
+from ontology.common.limits import check_document
+from ontology.common.outputs import OutputKind, first_json_line, read_small_json
 from ontology.common.progress import bar
 
 FIELD_SEPARATOR = "\n\n"
+#: a JSON corpus (not JSONL) is parsed whole: larger ones are refused with a hint to use JSONL
+MAX_JSON_BYTES = 1 << 30
 ID_FIELDS = ("doc_id", "id", "ID", "pmid", "PMID", "uid")
 SPAN_TYPE = pa.struct(
     [
@@ -59,6 +62,20 @@ SPANS_SCHEMA = pa.schema(
         ("spans", pa.list_(SPAN_TYPE)),
     ]
 )
+
+
+def _is_spans_file(path: Path) -> bool:
+    if path.suffix == ".parquet":
+        try:
+            return set(SPANS_SCHEMA.names) <= set(pq.read_schema(path).names)
+        except (OSError, pa.ArrowException, ValueError):
+            return False
+    row = first_json_line(path)
+    return isinstance(row, dict) and {"doc_id", "text", "spans"} <= row.keys()
+
+
+#: ``hierarchy tag -o SPANS``: an existing SPANS file is replaced, anything else refused
+SPANS_OUTPUT = OutputKind("a SPANS file", False, "doc_id, text and spans in its first row", _is_spans_file)
 
 
 @dataclass
@@ -93,10 +110,19 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    limit = MAX_JSON_BYTES
+    if path.stat().st_size > limit:
+        raise InputError(
+            f"a JSON corpus is read whole, and this one is larger than {limit >> 20} MiB: convert it to JSONL "
+            "(one record per line), which is streamed",
+            path=path,
+        )
     try:
         data = json.loads(_decode(path, path.read_bytes()))
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    except RecursionError:
+        raise InputError("invalid JSON: nested too deeply", path=path) from None
     if isinstance(data, dict):
         for n, (key, rec) in enumerate(data.items(), 1):
             if not isinstance(rec, dict):
@@ -112,10 +138,9 @@ def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    text = _decode(path, path.read_bytes())
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    for rec in reader:
-        yield reader.line_num, dict(rec)
+    """Rows of a CSV corpus, streamed line by line (:func:`ontology.common.csvfiles.iter_csv_rows`)."""
+    for n, row in iter_csv_rows(path):
+        yield n, dict(row)
 
 
 def _arrow_tables(path: Path) -> Iterator[pa.RecordBatch]:
@@ -148,10 +173,16 @@ def _arrow_tables(path: Path) -> Iterator[pa.RecordBatch]:
 
 def _table_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     n = 0
-    for batch in _arrow_tables(path):
-        for rec in batch.to_pylist():
-            n += 1
-            yield n, rec
+    try:
+        for batch in _arrow_tables(path):
+            for rec in batch.to_pylist():
+                n += 1
+                yield n, rec
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as exc:
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InputError(
+            f"not a readable Parquet/Arrow table or datasets directory ({detail})", path=path
+        ) from None
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -207,7 +238,7 @@ def iter_documents(
         where = f"{path}:{n}"
         missing = [f for f in text_fields if f not in rec]
         if missing and not seen_fields & set(missing):
-            have = ", ".join(list(rec)[:12])
+            have = ", ".join(str(k) for k in list(rec)[:12])
             raise InputError(f"no field {missing[0]!r} in this record (fields: {have})", path=path, line=n)
         seen_fields.update(f for f in text_fields if f in rec)
         parts: list[str] = []
@@ -233,7 +264,8 @@ def iter_documents(
             if report is not None:
                 report.skipped.append(f"{where}: empty document {doc_id!r} (fields {', '.join(text_fields)})")
             continue
-        yield Document(doc_id, FIELD_SEPARATOR.join(parts), rec, offsets, where)
+        text = check_document(FIELD_SEPARATOR.join(parts), path, n)
+        yield Document(doc_id, text, rec, offsets, where)
 
 
 # -- tagging -----------------------------------------------------------------------------------
@@ -359,10 +391,20 @@ def tag_corpus(
     partial = out.with_name(out.name + ".partial")
     meta = out.with_name(out.name + ".partial.json")
     done: set[str] = set()
-    if partial.exists() and meta.exists() and json.loads(meta.read_text()).get("key") == key:
-        done = _read_partial(partial)
+    if partial.exists() or meta.exists():
+        recorded = read_small_json(meta)
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("key"), str):
+            raise InputError(
+                f"not a partial output of `hierarchy tag` ({meta.name} missing or unreadable); nothing was "
+                f"written: move away or delete {partial.name} and {meta.name} to start again",
+                path=partial,
+            )
+        if recorded["key"] == key and partial.exists():
+            done = _read_partial(partial)
+        else:  # ours (the record says so), written under other settings
+            partial.unlink(missing_ok=True)
+            atomic_write_json(meta, {"key": key})
     else:
-        partial.unlink(missing_ok=True)
         atomic_write_json(meta, {"key": key})
     report = ReadReport()
     docs = (

@@ -37,11 +37,15 @@ from hierarchy.corpus import (
 from ontology.common.atomic import atomic_path, atomic_write_json, replace_directory
 from ontology.common.errors import InputError, MedunlearnError
 from ontology.common.hashing import config_hash, sha256_file
+from ontology.common.outputs import OutputKind
 from ontology.common.progress import bar
 
 DEFAULT_PART_SIZE = 10_000
 KEY_FILE = "_key.json"
 MANIFEST = "manifest.json"
+
+#: ``hierarchy tag --engine dask -o SPANS``: an existing parts directory (one with our manifest) is replaced
+SPANS_PARTS_OUTPUT = OutputKind("a SPANS parts directory", True, MANIFEST, lambda p: (p / MANIFEST).is_file())
 _WORKER_NLP: dict[str, Language] = {}  # on a worker: pipelines by payload hash
 
 

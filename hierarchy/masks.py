@@ -29,6 +29,7 @@ from hierarchy.alignment import RoleRow, build_masks, tokenizer_hash
 from ontology.common.atomic import atomic_path
 from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash
+from ontology.common.outputs import OutputKind, parquet_metadata
 from ontology.common.progress import bar
 
 #: token roles: neither kept nor forgotten, preservation-critical, forget target
@@ -166,6 +167,15 @@ def write_masks(
         "unknown_concepts": sorted(unknown),
         "output": str(out),
     }
+
+
+def _is_masks_file(path: Path) -> bool:
+    meta = parquet_metadata(path)
+    return meta is not None and b"tokenizer_hash" in meta and b"config_hash" in meta
+
+
+#: ``hierarchy masks build -o MASKS``: an existing MASKS file is replaced, anything else refused
+MASKS_OUTPUT = OutputKind("a MASKS file", False, "tokenizer_hash and config_hash metadata", _is_masks_file)
 
 
 def masks_metadata(path: str | Path) -> dict[str, str]:

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from rich.console import Console
 from rich.text import Text
+
+from ontology.common.outputs import OutputKind, read_head
+
+GENERATOR = "<meta name='generator' content='medunlearn masks preview'>"
+
+#: ``hierarchy masks preview --html FILE``: a page this command wrote is replaced, anything else refused
+PREVIEW_OUTPUT = OutputKind(
+    "a masks preview page",
+    False,
+    "its generator meta tag",
+    lambda p: GENERATOR.encode() in read_head(Path(p), 4096),
+)
 
 ROLE_STYLE = {1: "bold green", 2: "bold red"}
 ROLE_CSS = {1: "background:#c8f7c5;color:#1b5e20", 2: "background:#ffcdd2;color:#b71c1c"}
@@ -63,7 +76,7 @@ def to_html(table: pa.Table, meta: dict[str, str], n: int = 3) -> str:
     """A standalone HTML page with ``n`` documents, target tokens red and preserve tokens green."""
     title = f"Token masks — {meta.get('tokenizer_name', '?')}, scope {meta.get('scope', '?')}"
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<!doctype html><html><head><meta charset='utf-8'>{GENERATOR}",
         f"<title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
         "pre{white-space:pre-wrap;font-family:monospace;border:1px solid #ddd;padding:1em}"

@@ -18,6 +18,7 @@ from hierarchy.levels import Hierarchy
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import InputError
 from ontology.common.hashing import config_hash, sha256_file
+from ontology.common.outputs import OutputKind, read_small_json
 from ontology.store import read_graph, write_graph
 
 FORMAT = "medunlearn-hierarchy/1"
@@ -32,6 +33,15 @@ SCHEMA = pa.schema(
         ("rule", pa.string()),
     ]
 )
+
+
+def _is_hierarchy_dir(path: Path) -> bool:
+    meta = read_small_json(path / "meta.json")
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+#: ``hierarchy build -o HIER``: an existing hierarchy directory is replaced, anything else refused
+HIER_OUTPUT = OutputKind("a hierarchy directory", True, f"meta.json of format {FORMAT}", _is_hierarchy_dir)
 
 
 def levels_table(hier: Hierarchy) -> pa.Table:
@@ -79,6 +89,8 @@ def read_meta(hierdir: str | Path) -> dict[str, Any]:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"unreadable meta.json ({exc})", path=path) from None
+    if not isinstance(meta, dict):
+        raise InputError(f"meta.json holds a {type(meta).__name__}, not a JSON object", path=path)
     if meta.get("format") != FORMAT:
         raise InputError(f"unknown hierarchy format {meta.get('format')!r}, expected {FORMAT!r}", path=path)
     return meta
@@ -89,12 +101,18 @@ def read_hierarchy(hierdir: str | Path) -> Hierarchy:
     hierdir = Path(hierdir)
     meta = read_meta(hierdir)
     graph = read_graph(hierdir / "graph")
-    table = pq.read_table(hierdir / "levels.parquet").to_pydict()
-    missing = [c for c in SCHEMA.names if c not in table]
-    if missing:
-        raise InputError(
-            f"levels.parquet lacks column(s) {', '.join(missing)}", path=hierdir / "levels.parquet"
-        )
+    levels_file = hierdir / "levels.parquet"
+    try:
+        arrow = pq.ParquetFile(levels_file).read()
+        missing = [c for c in SCHEMA.names if c not in arrow.column_names]
+        if missing:
+            raise InputError(f"levels.parquet lacks column(s) {', '.join(missing)}", path=levels_file)
+        table = arrow.select(SCHEMA.names).cast(SCHEMA.remove_metadata()).to_pydict()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise InputError(f"not a readable levels table ({detail})", path=levels_file) from None
+    if any(v is None or not 0 <= v <= 4 for v in table["level"]) or None in table["id"]:
+        raise InputError("levels.parquet holds a missing id or a level outside 0..4", path=levels_file)
     levels = dict(zip(table["id"], (int(v) for v in table["level"]), strict=True))
     stray = next((c for c in levels if c not in graph), None)
     if stray is not None or len(levels) != len(graph):

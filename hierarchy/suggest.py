@@ -36,6 +36,7 @@ from hierarchy.roles import RoleWeights
 from hierarchy.scope import Scope
 from ontology.common.atomic import atomic_write_text
 from ontology.common.errors import InputError
+from ontology.common.outputs import OutputKind, read_head
 
 RANKS = ("log-odds", "z")
 
@@ -259,6 +260,17 @@ def _coverage(
     return out
 
 
+SCOPE_HEADER = "# medunlearn forget scope:"
+
+
+def _is_scope_file(path: Path) -> bool:
+    return SCOPE_HEADER.encode() in read_head(path)
+
+
+#: ``hierarchy scope suggest -o SCOPE``: a scope file this command wrote is replaced, anything else refused
+SCOPE_OUTPUT = OutputKind("a scope file", False, f"a {SCOPE_HEADER!r} line", _is_scope_file)
+
+
 def write_scope_file(suggestion: ScopeSuggestion, path: str | Path, header: Sequence[str] = ()) -> Path:
     """Write the suggestion as a scope file: one item per line, ``#`` comments (label, counts, scores).
 
@@ -267,7 +279,7 @@ def write_scope_file(suggestion: ScopeSuggestion, path: str | Path, header: Sequ
     n_f, n_r = suggestion.forget_docs, suggestion.retain_docs
     lines = [f"# {h}" for h in header]
     lines += [
-        "# medunlearn forget scope: one concept id, tree number or label per line; '#' starts a comment.",
+        f"{SCOPE_HEADER} one concept id, tree number or label per line; '#' starts a comment.",
         f"# suggested from {n_f} forget and {n_r} retain documents: subtrees ranked by "
         f"{suggestion.settings.get('rank', 'z')} of the log-odds (prior {suggestion.settings.get('prior')}).",
         "# coverage with the items above a line: forget documents with a target / retain documents with one",

@@ -10,6 +10,7 @@ import typer
 
 from ontology.common.cli import CliGroup
 from ontology.common.errors import InputError
+from ontology.common.outputs import check_output
 
 app = typer.Typer(
     help="Read medical ontologies (OWL, OBO, MeSH, UMLS, tables) into one concept graph.",
@@ -86,7 +87,13 @@ def build(
     sources: list[Path] = typer.Argument(
         ..., help="Ontology files (or UMLS META directories) to read and merge."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Graph directory to write (replaced atomically)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Graph directory to write; an earlier graph directory there is replaced atomically, anything else "
+        "is refused (see --force).",
+    ),
     format: SourceFormat = typer.Option(
         SourceFormat.auto, "--format", "-f", help="Source format; auto guesses it."
     ),
@@ -106,6 +113,9 @@ def build(
         help="An annotated mention text becomes a synonym from this many mentions.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the graph's stats as JSON."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it is not an earlier output of this command."
+    ),
 ) -> None:
     """Read SOURCE files into one concept graph and write it to the GRAPH directory.
 
@@ -116,8 +126,9 @@ def build(
     concepts they are linked to, with counts (node attribute `corpus_evidence`); ids the graph lacks are
     reported. Skipped items are counted (see `stats`) and listed by `validate`.
     """
-    from ontology.store import write_graph
+    from ontology.store import GRAPH_OUTPUT, write_graph
 
+    check_output(out, GRAPH_OUTPUT, inputs=[*sources, *(synonyms or [])], force=force)
     cg = _load_sources(sources, format.value, strict, synonyms, min_mentions)
     write_graph(cg, out)
     stats = cg.stats()
@@ -220,7 +231,15 @@ def export(
         help="obo, owl (RDF/XML), ttl (OWL in Turtle), obographs (OBO Graphs JSON), sssom (mappings), "
         "graphml or node-link.",
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="File to write (atomically)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="File to write (atomically); an earlier export there is replaced, anything else refused (see --force).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT even when it is not an earlier output of this command."
+    ),
 ) -> None:
     """Export a graph to OBO, OWL, OBO Graphs JSON, SSSOM, GraphML or networkx node-link JSON.
 
@@ -229,8 +248,9 @@ def export(
     PURLs, BioPortal; `ontology.prefixes`). `sssom` writes the cross-source mappings (declared SKOS mappings,
     xrefs, merges) with predicate and justification. GraphML keeps list attributes as JSON strings.
     """
-    from ontology.store import export_graph, read_graph
+    from ontology.store import export_graph, export_output, read_graph
 
+    check_output(out, export_output(format.value), inputs=[graph], force=force)
     export_graph(read_graph(graph), out, format.value)
     typer.echo(f"wrote {out}")
 
@@ -247,9 +267,12 @@ def validate(
 ) -> None:
     """Check an ontology file or graph directory for problems; exit 1 when there is an error.
 
-    Errors: is_a cycles (printed as A → B → A), dangling parents, obsolete terms still in use.
-    Warnings: duplicate labels within a source, lines the tolerant reader skipped.
+    Errors: is_a cycles (printed as A → B → A), dangling parents, duplicate ids, obsolete terms still in use,
+    XML entity declarations (refused: the file is not read). Warnings: duplicate labels within a source,
+    lines the tolerant reader skipped.
     """
+    from ontology.readers.xmlsafe import EntityRefused
+    from ontology.validate import Issue
     from ontology.validate import validate as run_validate
 
     if source.is_dir() and (source / "meta.json").is_file():
@@ -257,8 +280,12 @@ def validate(
 
         cg = read_graph(source)
     else:
-        cg = _load_sources([source], format.value, strict=False)
-    issues = run_validate(cg)
+        try:
+            cg = _load_sources([source], format.value, strict=False)
+        except EntityRefused as exc:  # a finding about the file, not only a refusal to read it
+            cg = None
+            refused = Issue("error", "xml_entity", str(exc), ())
+    issues = run_validate(cg) if cg is not None else [refused]
     errors = sum(i.severity == "error" for i in issues)
     if as_json:
         _echo_json(

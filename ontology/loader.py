@@ -177,7 +177,8 @@ def load(
     format : str
         One of :data:`FORMATS`; ``"auto"`` detects each file's format.
     strict : bool
-        Raise at the first unreadable line or item instead of skipping and reporting it.
+        Raise at the first unreadable line or item instead of skipping and reporting it, and at an ``is_a``
+        cycle, a dangling parent or a duplicate id of the finished graph.
     synonyms : sequence of paths
         Synonym sources applied after the merge: first ontologies whose concepts lend their labels and
         synonyms to the concepts they xref, with honest scopes (:func:`ontology.merge.join_synonyms`: MeSH +
@@ -208,6 +209,8 @@ def load(
         chosen = detect_format(p) if fmt == "auto" or is_synonym_source else fmt
         if not p.exists():
             raise InputError("file not found", p)
+        if p.is_dir() and chosen != "umls":
+            raise InputError(f"is a directory, expected a file ({chosen})", p)
         if is_synonym_source or chosen in SYNONYM_FORMATS:
             joins.append((p, chosen))
         else:
@@ -228,7 +231,24 @@ def load(
             add_corpus_synonyms(cg, read_pubtator(p, strict=strict), **(synonym_options or {}))
         else:
             join_synonyms(cg, READERS[chosen](p, strict=strict))
+    if strict:
+        _check_strict(cg, Path(paths[0]) if len(paths) == 1 else None)
     return cg
+
+
+def _check_strict(cg: ConceptGraph, path: Path | None) -> None:
+    """Raise at the first ``is_a`` cycle, dangling parent or duplicate id (:data:`ontology.validate.STRICT_CODES`).
+
+    Readers raise in strict mode only at lines they cannot read; these faults lie between well-formed lines
+    (or between files), so they are found on the finished graph.
+    """
+    from ontology.validate import STRICT_CODES, validate
+
+    found = [i for i in validate(cg) if i.code in STRICT_CODES]
+    if found:
+        more = f" (and {len(found) - 1} more; ontology validate lists them)" if len(found) > 1 else ""
+        first = found[0]  # a reader's note already names its file and line
+        raise InputError(f"--strict: {first.message}{more}", path if first.code == "cycle" else None)
 
 
 def open_graph(path: str | Path) -> ConceptGraph:

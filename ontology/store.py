@@ -25,7 +25,9 @@ import pyarrow.parquet as pq
 
 from ontology.common.atomic import atomic_path, atomic_write_json, atomic_write_text
 from ontology.common.errors import InputError
+from ontology.common.outputs import OutputKind, read_head, read_small_json
 from ontology.graph import ConceptGraph, gc_paused
+from ontology.writers.vocab import EXPORT_REMARK
 
 FORMAT_VERSION = 1
 LIST_KEYS = ("xrefs", "tree_numbers", "semantic_types", "replaced_by")
@@ -50,6 +52,68 @@ NODE_SCHEMA = pa.schema(
     ]
 )
 EDGE_SCHEMA = pa.schema([("child", pa.string()), ("parent", pa.string()), ("relation", pa.string())])
+
+
+def _is_graph_dir(path: Path) -> bool:
+    meta = read_small_json(path / "meta.json")
+    return isinstance(meta, dict) and "format_version" in meta and (path / "nodes.parquet").is_file()
+
+
+#: ``ontology build -o GRAPH``: an existing graph directory is replaced, anything else refused
+GRAPH_OUTPUT = OutputKind("a graph directory", True, "meta.json with a format_version", _is_graph_dir)
+
+
+def _export_signature(*needles: bytes, prefix: bytes = b"") -> Any:
+    def recognise(path: Path) -> bool:
+        head = read_head(path, 1 << 20)
+        return head.startswith(prefix) and all(n in head for n in needles)
+
+    return recognise
+
+
+#: ``ontology export -o FILE``, by format: a file this command wrote is replaced, anything else refused
+EXPORT_OUTPUTS: dict[str, OutputKind] = {
+    "graphml": OutputKind(
+        "a GraphML export", False, "json_node_keys key", _export_signature(b"<graphml", b'"json_node_keys"')
+    ),
+    "obographs": OutputKind(
+        "an OBO Graphs export",
+        False,
+        'graph id "medunlearn"',
+        _export_signature(prefix=b'{"graphs": [{"id": "medunlearn"'),
+    ),
+    "obo": OutputKind(
+        "an OBO export",
+        False,
+        "export remark",
+        _export_signature(EXPORT_REMARK.encode(), prefix=b"format-version:"),
+    ),
+    "owl": OutputKind(
+        "an OWL export", False, "export comment", _export_signature(b"<rdf:RDF", EXPORT_REMARK.encode())
+    ),
+    "ttl": OutputKind("a Turtle export", False, "export comment", _export_signature(EXPORT_REMARK.encode())),
+    "sssom": OutputKind(
+        "an SSSOM export",
+        False,
+        "mapping_set_id",
+        _export_signature(b"urn:medunlearn:sssom:", prefix=b"#curie_map:"),
+    ),
+    "node-link": OutputKind(
+        "a node-link export",
+        False,
+        "graph sources",
+        _export_signature(
+            b'"sources": [{"file": ', prefix=b'{"directed": true, "multigraph": false, "graph": {'
+        ),
+    ),
+}
+
+
+def export_output(format: str) -> OutputKind:
+    """The output kind of an export format (a format without a recogniser never replaces a file)."""
+    return EXPORT_OUTPUTS.get(format) or OutputKind(
+        f"a {format} export", False, "recognisable header", lambda p: False
+    )
 
 
 def write_graph(cg: ConceptGraph, directory: str | Path) -> Path:
@@ -107,6 +171,8 @@ def read_graph(directory: str | Path) -> ConceptGraph:
         edges = pq.ParquetFile(directory / "edges.parquet").read()
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"unreadable graph file: {exc}", directory) from None
+    if not isinstance(meta, dict):
+        raise InputError(f"meta.json holds a {type(meta).__name__}, not a JSON object", directory)
     if meta.get("format_version") != FORMAT_VERSION:
         raise InputError(
             f"graph format version {meta.get('format_version')} is not {FORMAT_VERSION}", directory
@@ -226,6 +292,9 @@ def import_graph(path: str | Path, format: str) -> ConceptGraph:
 
         return read_obographs(path, all_edges=True)
     if format == "graphml":
+        from ontology.readers.xmlsafe import check_prolog
+
+        check_prolog(path, external_dtd=False)
         g = nx.read_graphml(path)
         g.graph = {k: json.loads(v) for k, v in g.graph.items() if isinstance(v, str)}
         json_keys = set(g.graph.pop("json_node_keys", []))

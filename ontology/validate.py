@@ -10,6 +10,8 @@ code                   severity  meaning
 ``dangling_parent``    error     a parent that the source never declares: a reader's skipped note
                                  ``… target X … is not a term/class in this file`` or a node with
                                  ``declared=False``
+``duplicate_id``       error     two stanzas or rows with one id: a reader's skipped note ``duplicate id X …``
+                                 (the reader merged them into the first)
 ``obsolete_in_use``    error     an obsolete concept that still has a parent or a child
 ``duplicate_label``    warning   two live concepts of one source with the same label (case-insensitive)
 ``skipped``            warning   any other item the tolerant reader skipped (``graph.graph["skipped"]``)
@@ -27,6 +29,9 @@ import networkx as nx
 from ontology.graph import ConceptGraph
 
 _DANGLING = re.compile(r"target (\S+) (?:of \S+ )?is not a (?:term|class) in this file")
+_DUPLICATE = re.compile(r"duplicate id (\S+?):? ")
+#: the errors ``load(..., strict=True)`` (``ontology build --strict``) fails on
+STRICT_CODES = ("cycle", "dangling_parent", "duplicate_id")
 
 
 @dataclass(frozen=True)
@@ -117,9 +122,10 @@ def validate(cg: ConceptGraph) -> list[Issue]:
                 Issue("warning", "duplicate_label", f"{label!r} is the label of {', '.join(ids)}", tuple(ids))
             )
     for note in cg.skipped:
-        m = _DANGLING.search(note)
-        if m:
+        if m := _DANGLING.search(note):
             issues.append(Issue("error", "dangling_parent", note, (m.group(1),)))
+        elif m := _DUPLICATE.search(note):
+            issues.append(Issue("error", "duplicate_id", note, (m.group(1),)))
         else:
             issues.append(Issue("warning", "skipped", note))
     return sorted(issues, key=lambda i: i.severity != "error")

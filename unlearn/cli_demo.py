@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from ontology.common.cli import CliGroup
+from ontology.common.errors import MedunlearnError
 
 app = typer.Typer(help="The whole flow on the bundled demo data.", invoke_without_command=True, cls=CliGroup)
 
@@ -53,12 +54,21 @@ def demo(
         "surgery", "--scope", help="Forget scope: surgery, mental, or a DEMO: concept id."
     ),
     out: Path = typer.Option(
-        Path("runs/demo"), "--out", "-o", help="Where stages, caches and the report go."
+        Path("runs/demo"),
+        "--out",
+        "-o",
+        help="Where stages, caches and the report go (in OUT/MODEL-SCOPE, which must be new, empty or an "
+        "earlier demo's; see --force).",
     ),
     forget_identifiers: bool = typer.Option(
         False, "--forget-identifiers", help="Also target patients' names, record numbers and dates."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of tables."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Write into OUT/MODEL-SCOPE even when it holds files that are not an earlier demo's.",
+    ),
 ) -> None:
     """Ontology → hierarchy → tag → masks → memorize → unlearn (dual + graddiff) → evaluate → report.
 
@@ -67,10 +77,15 @@ def demo(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from ontology.common.outputs import check_output
     from unlearn.demo.pipeline import DemoConfig, run_demo, write_summary
+    from unlearn.stages import STAGES_OUTPUT
 
     cfg = DemoConfig(model=model, scope=scope, forget_identifiers=forget_identifiers)
     target = out / f"{Path(model).name}-{scope.replace(':', '_')}"
+    if out.exists() and not out.is_dir():
+        raise MedunlearnError(f"{out}: is a file, but the demo writes a directory; choose another --out")
+    check_output(target, STAGES_OUTPUT, inputs=[Path(model)], force=force)
     results = run_demo(cfg, target)
     write_summary(results, target)
     if as_json:

@@ -88,7 +88,12 @@ def suite(
         None, "--methods", help="Comma-separated methods (default: the size's)."
     ),
     seeds: int = typer.Option(1, "--seeds", help="Run N seeds (splits, training, unlearning); mean ± std."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Default: runs/eval/<suite>-<size>."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Default: runs/eval/<suite>-<size>. Must be new, empty or an earlier suite run (continued; see --force).",
+    ),
     data: Path | None = typer.Option(None, "--data", help="Shared data folder (default ../shared/data)."),
     model: str | None = typer.Option(None, "--model", help="Override the size's model."),
     forget_topic: str | None = typer.Option(
@@ -100,21 +105,31 @@ def suite(
     limit: int | None = typer.Option(None, "--limit", help="At most N items per split (a quick check)."),
     until: str | None = typer.Option(None, "--until", help="Stop after: masks, memorize, oracle, unlearn, …"),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    force: bool = typer.Option(
+        False, "--force", help="Write into OUT even when it holds files that are not an earlier run's."
+    ),
 ) -> None:
     """Memorize → oracle → unlearn (each method) → evaluate → relearn → report, as cached stages.
 
     Finished stages are reused (keyed by config hash); an interrupted run resumes. Inputs (suite, data files,
     model and chat template, split sizes) are checked before any long computation.
     """
+    from ontology.common.outputs import check_output
     from unlearn.eval.runner import STAGE_GROUPS, run_suite
+    from unlearn.eval.suite import default_data_dir
+    from unlearn.stages import STAGES_OUTPUT
 
     if until is not None and until not in STAGE_GROUPS:
         from ontology.common.errors import MedunlearnError
 
         raise MedunlearnError(f"unknown stage {until!r} for --until; choose from {', '.join(STAGE_GROUPS)}")
+    inputs = [data or default_data_dir(), Path(name)]
+    if out is not None:  # checked before the inputs are read
+        check_output(out, STAGES_OUTPUT, inputs=inputs, force=force)
     inp = _inputs(name, size, data, methods, model, seeds, limit, forget_topic, drop_oral)
     topic = f"-{inp.cfg.forget_label().split('/')[0].lower()}" if inp.cfg.dataset == "mhqa" else ""
     target = out or Path("runs/eval") / f"{inp.cfg.name}{topic}-{size}"
+    check_output(target, STAGES_OUTPUT, inputs=inputs, force=force)
     results = run_suite(inp, target, until=until)
     if results is None:
         typer.echo(f"stopped after {until}; stages in {target / 'stages'}")

@@ -27,7 +27,9 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print the ro
 @app.command("prepare")
 def prepare_model(
     name: str = typer.Argument(..., help="smollm2, tiny-llama, a local model directory, or a .gguf file."),
-    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache is intact."),
+    force: bool = typer.Option(
+        False, "--force", help="Rebuild even when the cache is intact (and replace whatever is at its place)."
+    ),
 ) -> None:
     """Convert (once) and cache a model as safetensors; print the cached directory."""
     from unlearn.models import prepare

@@ -22,12 +22,25 @@ def run(
         [], "--set", help="Override a key, e.g. --set train.steps=10 (repeatable)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Write into output.dir even when it holds files that are not an earlier run's (they may be replaced).",
+    ),
 ) -> None:
-    """Unlearn: train, checkpoint (resumable), write model, patch and manifest into output.dir."""
+    """Unlearn: train, checkpoint (resumable), write model, patch and manifest into output.dir.
+
+    output.dir must be new, empty or an earlier run's directory (which is resumed); it may not be, or hold,
+    the model or a data file.
+    """
+    from ontology.common.outputs import check_output
     from unlearn.config import load_run_config, parse_overrides
+    from unlearn.outputs import RUN_OUTPUT
     from unlearn.trainer import Unlearner
 
     cfg = load_run_config(config, parse_overrides(set_))
+    inputs: list[str | Path] = [config, cfg.data.forget, *cfg.data.retain, cfg.model.name]
+    check_output(cfg.output.dir, RUN_OUTPUT, inputs=inputs, force=force)
     unlearner = Unlearner(cfg)
     result = unlearner.run()
     # leave the process group cleanly: without it one rank of a two-process run sometimes aborted at exit
@@ -71,33 +84,53 @@ def methods(as_json: bool = typer.Option(False, "--json", help="Print the regist
         typer.echo(f"{name:9s} {row['description']}")
 
 
-def _patch_command(model: str, patch: Path, out: Path, forward: bool) -> None:
-    from unlearn.models import load_model
-    from unlearn.outputs import save_model
+def _patch_command(model: str, patch: Path, out: Path, forward: bool, force: bool) -> None:
+    from ontology.common.hashing import sha256_file
+    from ontology.common.outputs import check_output
+    from unlearn.models import load_model, resolve_model_dir
+    from unlearn.outputs import PATCHED, PATCHED_OUTPUT, save_model
     from unlearn.patch import apply_patch, load_patch, revert_patch
 
+    check_output(out, PATCHED_OUTPUT, inputs=[patch, Path(model)], force=force)
     p = load_patch(patch)
     mdl, tok = load_model(model)
     (apply_patch if forward else revert_patch)(mdl, p)
-    save_model(mdl, tok, out)
+    record = {
+        "command": "apply-patch" if forward else "revert-patch",
+        "model": str(resolve_model_dir(model)),
+        "patch": str(patch),
+        "patch_sha256": sha256_file(patch / "tensors.safetensors"),
+        "changed": p.changed,
+    }
+    save_model(mdl, tok, out, extra={PATCHED: record})
     typer.echo(f"{'applied' if forward else 'reverted'} {p.changed:,} coordinates; wrote {out}")
+
+
+_PATCH_OUT = (
+    "Directory to write; an earlier output of apply-patch/revert-patch there is replaced (see --force)."
+)
+_PATCH_FORCE = "Replace OUT even when it is not an earlier output of apply-patch/revert-patch."
 
 
 @app.command("apply-patch")
 def apply_patch_cmd(
     model: str = typer.Argument(..., help="The original model (registry name or directory)."),
     patch: Path = typer.Argument(..., help="Patch directory written by `unlearn run`."),
-    out: Path = typer.Option(..., "--out", "-o", help="Directory for the patched model."),
+    out: Path = typer.Option(..., "--out", "-o", help=f"Directory for the patched model. {_PATCH_OUT}"),
+    force: bool = typer.Option(False, "--force", help=_PATCH_FORCE),
 ) -> None:
     """Apply an unlearning patch to the original model (bit-exact; refuses another model)."""
-    _patch_command(model, patch, out, forward=True)
+    _patch_command(model, patch, out, forward=True, force=force)
 
 
 @app.command("revert-patch")
 def revert_patch_cmd(
     model: str = typer.Argument(..., help="The unlearned model (registry name or directory)."),
     patch: Path = typer.Argument(..., help="Patch directory written by `unlearn run`."),
-    out: Path = typer.Option(..., "--out", "-o", help="Directory for the restored original model."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help=f"Directory for the restored original model. {_PATCH_OUT}"
+    ),
+    force: bool = typer.Option(False, "--force", help=_PATCH_FORCE),
 ) -> None:
     """Revert an unlearning patch: restore the original weights bit for bit."""
-    _patch_command(model, patch, out, forward=False)
+    _patch_command(model, patch, out, forward=False, force=force)

@@ -15,12 +15,15 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from ontology.common.config import StrictModel, load_config
 from unlearn.methods import MethodConfig
+
+#: an Adam moment decay: 1 or more never forgets (the bias correction divides by zero or flips sign)
+Beta = Annotated[float, Field(ge=0, lt=1)]
 
 
 class ModelSection(StrictModel):
@@ -87,10 +90,10 @@ class TrainSection(StrictModel):
     batch_size: int = Field(4, ge=1)
     retain_batch_size: int | None = Field(None, ge=1, description="default: batch_size")
     grad_accum: int = Field(1, ge=1)
-    lr: float = Field(1e-3, gt=0)
+    lr: float = Field(1e-3, gt=0, description="learning rate: positive and finite")
     optimizer: Literal["adam", "sgd"] = "adam"
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
+    adam_betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="Adam's beta1 and beta2, each in [0, 1)")
+    adam_eps: float = Field(1e-8, gt=0)
     seed: int = 0
     include: list[str] | None = Field(None, description="regexes of parameter names that may change")
     exclude: list[str] | None = Field(None, description="regexes of parameter names that must not change")

@@ -15,7 +15,7 @@ generators, so adding retain data never changes which forget items a step sees.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import torch
 from hierarchy.masks import NEUTRAL, TARGET, mask_rows
 from ontology.common.errors import InputError
 from ontology.common.jsonl import iter_jsonl
+from ontology.common.limits import iter_lines
 from unlearn.prompts import render_mcq
 
 
@@ -60,6 +61,18 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [{**row, "_line": lineno} for lineno, row in iter_jsonl(path)]
 
 
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a text file, streamed, each named by its number in errors."""
+    with open(path, "rb") as fh:
+        for n, raw in iter_lines(fh, path):
+            try:
+                text = raw.decode("utf-8-sig" if n == 1 else "utf-8").strip()
+            except UnicodeDecodeError as exc:
+                raise InputError(f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})", path=path, line=n) from None
+            if text:
+                yield n, text
+
+
 def _sniff(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
@@ -67,12 +80,12 @@ def _sniff(path: Path) -> str:
     if suffix == ".txt":
         return "text"
     if suffix in (".jsonl", ".json"):
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
+        with open(path, "rb") as fh:
+            for _, line in iter_lines(fh, path):
                 if line.strip():
                     try:
                         first = json.loads(line)
-                    except json.JSONDecodeError:
+                    except (ValueError, RecursionError):
                         return "text"
                     return "mcq" if isinstance(first, dict) and "question" in first else "text"
         return "text"
@@ -107,11 +120,9 @@ def load_records(
     if fmt == "masks":
         records = masks_records(path, expected_tokenizer_hash)
     elif fmt == "text" and path.suffix.lower() == ".txt":
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
         records = [
             plain_record(f"{path.stem}:{i}", tokenizer(t, add_special_tokens=False)["input_ids"])
-            for i, t in enumerate(lines, 1)
-            if t
+            for i, t in _text_lines(path)
         ]
     else:
         records = []
@@ -231,7 +242,11 @@ class BatchStream:
         return {"gen": self._gen.get_state(), "perm": list(self._perm), "pos": self._pos}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state from :meth:`state_dict`."""
+        """Restore a state from :meth:`state_dict`; ``ValueError`` for one that does not fit this dataset."""
+        perm, pos = list(state["perm"]), state["pos"]
+        if perm and sorted(perm) != list(range(len(self.dataset))):
+            raise ValueError(f"the stream's order is not a permutation of the {len(self.dataset)} records")
+        if type(pos) is not int or not 0 <= pos <= len(perm):
+            raise ValueError(f"stream position {pos!r} outside 0..{len(perm)}")
         self._gen.set_state(state["gen"])
-        self._perm = list(state["perm"])
-        self._pos = int(state["pos"])
+        self._perm, self._pos = perm, pos

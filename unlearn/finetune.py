@@ -6,8 +6,10 @@ The layers below never change, so the hidden states entering the first trained l
 record (:func:`frozen_states`) and each step runs only the trained layers (:func:`top_logits`): the same
 logits as a full forward pass; on SmolLM2 an 8-step run with the one-off pass took 0.88x the time of full
 passes (``benchmarks/bench_finetune.py``: the LM head and the top layers' backward pass remain).
-Checkpoints are written atomically every ``checkpoint_every`` steps; a run started again in the same
-directory resumes from the last one and ends with the same weights as an uninterrupted run.
+Checkpoints (``checkpoint/``: ``trainable.safetensors`` and ``state.safetensors``, never a pickle) are written
+atomically every ``checkpoint_every`` steps; a run started again in the same directory resumes from the last
+one and ends with the same weights as an uninterrupted run. A checkpoint that cannot be read, or does not fit
+the model, stops the run with one line naming the directory to delete.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import torch
 from pydantic import Field
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from ontology.common.atomic import atomic_path
@@ -28,7 +31,7 @@ from ontology.common.errors import MedunlearnError
 from ontology.common.progress import bar
 from unlearn.data import BatchStream, Record, TokenDataset
 from unlearn.losses import nll_loss, token_logprobs
-from unlearn.tensor_io import save_tensors, save_torch
+from unlearn.tensor_io import StateFileError, load_state, save_state, save_tensors
 
 
 class FinetuneConfig(StrictModel):
@@ -137,22 +140,44 @@ def _pad_states(states: list[torch.Tensor], index: torch.Tensor, width: int) -> 
     return out
 
 
+STATE = "state.safetensors"
+
+
 def _save_checkpoint(
     directory: Path, model: torch.nn.Module, names: list[str], state: dict[str, Any]
 ) -> None:
     params = dict(model.named_parameters())
     with atomic_path(directory, is_dir=True) as tmp:
         save_tensors({n: params[n].detach().contiguous() for n in names}, tmp / "trainable.safetensors")
-        save_torch(state, tmp / "state.pt")
+        save_state(state, tmp / STATE)
 
 
-def _load_checkpoint(directory: Path, model: torch.nn.Module) -> dict[str, Any]:
-    tensors = load_file(str(directory / "trainable.safetensors"))
+def _load_checkpoint(
+    directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, stream: BatchStream
+) -> tuple[int, list[float]]:
+    """Restore weights, optimiser and batch stream; return ``(step, losses)``. A checkpoint that is unreadable
+    or does not fit is one line naming the directory to delete."""
     params = dict(model.named_parameters())
-    with torch.no_grad():
+    try:
+        tensors = load_file(str(directory / "trainable.safetensors"))
+        state = load_state(directory / STATE)
         for name, value in tensors.items():
-            params[name].copy_(value)
-    return torch.load(directory / "state.pt", weights_only=True)
+            if name not in params or value.shape != params[name].shape:
+                raise ValueError(f"tensor {name!r} does not fit the model")
+        with torch.no_grad():
+            for name, value in tensors.items():
+                params[name].copy_(value)
+        optimizer.load_state_dict(state["optimizer"])
+        for p, st in optimizer.state.items():
+            if any(isinstance(v, torch.Tensor) and v.dim() and v.shape != p.shape for v in st.values()):
+                raise ValueError(f"optimizer state not of shape {tuple(p.shape)}")
+        stream.load_state_dict(state["stream"])
+        return int(state["step"]), [float(x) for x in state["losses"]]
+    except (SafetensorError, StateFileError, OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise MedunlearnError(
+            f"{directory}: corrupt checkpoint ({type(exc).__name__}: {str(exc)[:100]}); delete it to start "
+            "this stage again"
+        ) from None
 
 
 def finetune(
@@ -187,12 +212,9 @@ def finetune(
     stream = BatchStream(TokenDataset(records), cfg.batch_size, seed=cfg.seed, pad_id=pad_id)
     total = max(1, math.ceil(cfg.epochs * len(records) / cfg.batch_size))
     ckpt = workdir / "checkpoint"
-    step, losses = 0, []
-    if (ckpt / "state.pt").is_file():
-        state = _load_checkpoint(ckpt, model)
-        optimizer.load_state_dict(state["optimizer"])
-        stream.load_state_dict(state["stream"])
-        step, losses = int(state["step"]), list(state["losses"])
+    step, losses = 0, list[float]()
+    if ckpt.exists():
+        step, losses = _load_checkpoint(ckpt, model, optimizer, stream)
     start = time.perf_counter()
     first = _first_trained_layer(model, names) if reuse_frozen else None
     states = None

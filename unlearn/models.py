@@ -8,12 +8,13 @@ hashes no longer match is rebuilt, never silently used.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import torch
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import sha256_file
+from ontology.common.outputs import OutputKind, check_output
 from ontology.common.paths import home
 from unlearn.prompts import chat_prompt
 from unlearn.tensor_io import save_pretrained
@@ -170,6 +172,14 @@ def _convert_gguf(gguf_file: Path, out: Path, expected_sha256: str | None = None
         raise MedunlearnError(
             f"{gguf_file}: sha256 {digest[:12]}… does not match the expected {expected_sha256[:12]}…"
         )
+    with open(gguf_file, "rb") as fh:
+        if fh.read(4) != b"GGUF":
+            raise MedunlearnError(f"{gguf_file}: not a GGUF file (no GGUF magic number)")
+    with _loading(gguf_file, "a GGUF model"):
+        return _convert_checked_gguf(gguf_file, out, digest)
+
+
+def _convert_checked_gguf(gguf_file: Path, out: Path, digest: str) -> dict[str, Any]:
     try:
         import gguf  # noqa: F401
     except ImportError as exc:  # pragma: no cover - gguf is a dependency
@@ -233,6 +243,10 @@ def _file_hashes(directory: Path) -> dict[str, str]:
     }
 
 
+#: a prepared model's cache directory: rebuilt only when it holds our manifest (or with ``--force``)
+CACHE_OUTPUT = OutputKind("a prepared model", True, MANIFEST, lambda p: (p / MANIFEST).is_file())
+
+
 def verify_cache(directory: Path) -> bool:
     """True when ``directory`` holds a manifest whose file hashes all match."""
     manifest = directory / MANIFEST
@@ -269,6 +283,7 @@ def prepare(name_or_path: str | Path, *, force: bool = False) -> Path:
         directory = model_cache_dir(key)
         if not force and verify_cache(directory):
             return directory
+        check_output(directory, CACHE_OUTPUT, force=force)
         if directory.exists() and not force:
             log.warning("%s: cached model failed its hash check; rebuilding", directory)
         return _build_into(directory, spec.build, {"name": key, "licence": spec.licence})
@@ -279,37 +294,81 @@ def prepare(name_or_path: str | Path, *, force: bool = False) -> Path:
         directory = model_cache_dir(f"gguf-{sha256_file(path)[:16]}")
         if not force and verify_cache(directory):
             return directory
+        check_output(directory, CACHE_OUTPUT, force=force)
         return _build_into(directory, lambda out: _convert_gguf(path, out), {"name": path.name})
     if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise MedunlearnError(f"{path}: not a Hugging Face model directory (no config.json)")
+        check_model_dir(path)
         return path
     raise MedunlearnError(
         f"{name_or_path}: unknown model; use one of {', '.join(REGISTRY)}, a local model directory or a .gguf file"
     )
 
 
+@contextlib.contextmanager
+def _loading(path: Path, what: str) -> Iterator[None]:
+    """Turn whatever a library raises on a file it cannot read into one line naming ``path``."""
+    try:
+        yield
+    except MedunlearnError:
+        raise
+    except Exception as exc:  # transformers, tokenizers, safetensors and gguf each raise their own types
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise MedunlearnError(f"{path}: cannot read {what} ({detail})") from None
+
+
+def check_model_dir(directory: Path) -> None:
+    """A model directory's ``config.json`` (a JSON object with a ``model_type``) and the headers of its
+    safetensors files, checked before any library reads them; one line naming the file otherwise."""
+    from safetensors import SafetensorError, safe_open
+
+    config = directory / "config.json"
+    try:
+        data = json.loads(config.read_bytes())
+    except FileNotFoundError:
+        raise MedunlearnError(f"{directory}: not a Hugging Face model directory (no config.json)") from None
+    except (OSError, ValueError) as exc:
+        raise MedunlearnError(f"{config}: not valid JSON ({' '.join(str(exc).split())[:120]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model_type"), str):
+        raise MedunlearnError(f"{config}: not a model config (no model_type)")
+    for weights in sorted(directory.glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), "pt") as fh:
+                fh.keys()
+        except (SafetensorError, OSError) as exc:
+            raise MedunlearnError(f"{weights}: not a readable safetensors file ({exc})") from None
+
+
 def load_tokenizer(name_or_path: str | Path) -> Any:
     """The fast tokenizer of a model (prepared on first use)."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(prepare(name_or_path), use_fast=True, trust_remote_code=False)
+    directory = prepare(name_or_path)
+    with _loading(directory, "the tokenizer"):
+        tok = AutoTokenizer.from_pretrained(directory, use_fast=True, trust_remote_code=False)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
 
 
 def load_model(name_or_path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
-    """Load ``(model, tokenizer)`` from safetensors only, offline, without remote code."""
+    """Load ``(model, tokenizer)`` from safetensors only, offline, without remote code.
+
+    Raises
+    ------
+    MedunlearnError
+        One line naming the file for a model that cannot be read (``config.json`` not JSON, garbage weights).
+    """
     from transformers import AutoModelForCausalLM
 
     directory = prepare(name_or_path)
     if not any(directory.glob("*.safetensors")):
         raise MedunlearnError(f"{directory}: no safetensors weights (pickled weights are never loaded)")
+    check_model_dir(directory)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    model = AutoModelForCausalLM.from_pretrained(
-        directory, dtype=dtype, use_safetensors=True, trust_remote_code=False, local_files_only=True
-    )
+    with _loading(directory, "the model"):
+        model = AutoModelForCausalLM.from_pretrained(
+            directory, dtype=dtype, use_safetensors=True, trust_remote_code=False, local_files_only=True
+        )
     model.eval()
     return model, load_tokenizer(directory)
 

@@ -24,10 +24,29 @@ import torch
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.config import save_resolved
 from ontology.common.hashing import sha256_file
+from ontology.common.outputs import OutputKind, read_small_json
 from unlearn.config import RunConfig
 from unlearn.tensor_io import save_pretrained
 
 MANIFEST = "manifest.json"
+PATCHED = "patched.json"
+
+
+def _is_run_dir(path: Path) -> bool:
+    return any((path / name).exists() for name in (MANIFEST, "config.resolved.yaml", "checkpoints"))
+
+
+#: ``unlearn run``'s ``output.dir``: written into (and resumed from) when it holds an earlier run's files
+RUN_OUTPUT = OutputKind(
+    "a run directory", True, f"{MANIFEST}, config.resolved.yaml or checkpoints/", _is_run_dir
+)
+#: ``unlearn apply-patch`` / ``revert-patch -o DIR``: a model directory one of them wrote is replaced
+PATCHED_OUTPUT = OutputKind(
+    "a model written by apply-patch or revert-patch",
+    True,
+    PATCHED,
+    lambda p: isinstance(read_small_json(p / PATCHED), dict),
+)
 
 
 @dataclass
@@ -71,11 +90,14 @@ def file_hashes(model_dir: str | Path) -> dict[str, str]:
     return {f.name: sha256_file(f) for f in sorted(Path(model_dir).glob("*.safetensors"))}
 
 
-def save_model(model: Any, tokenizer: Any, target: Path) -> Path:
-    """``save_pretrained`` (safetensors) of model and tokenizer into ``target``, atomically."""
+def save_model(model: Any, tokenizer: Any, target: Path, extra: dict[str, Any] | None = None) -> Path:
+    """``save_pretrained`` (safetensors) of model and tokenizer into ``target``, atomically, with the ``extra``
+    JSON files (name → content) beside them."""
     with atomic_path(target, is_dir=True) as tmp:
         save_pretrained(model, tmp, safe_serialization=True)
         save_pretrained(tokenizer, tmp)
+        for name, content in (extra or {}).items():
+            atomic_write_json(tmp / name, content)
     return target
 
 

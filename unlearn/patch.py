@@ -9,6 +9,7 @@ On disk a patch is a directory ``tensors.safetensors`` + ``manifest.json``, writ
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,19 +202,30 @@ def save_patch(patch: Patch, path: str | Path) -> Path:
 
 
 def load_patch(path: str | Path) -> Patch:
-    """Read a patch written by :func:`save_patch`, checking the tensors against the manifest."""
+    """Read a patch written by :func:`save_patch`, checking the tensors against the manifest.
+
+    Raises
+    ------
+    InputError
+        One line naming the file: not a patch directory, a manifest of another format or shape, tensors that
+        do not match its sha256, or entries whose indices, values or dtypes do not fit the manifest.
+    """
     path = Path(path)
     manifest_path, tensors_path = path / "manifest.json", path / "tensors.safetensors"
     if not manifest_path.is_file() or not tensors_path.is_file():
         raise InputError("not a patch directory (needs manifest.json and tensors.safetensors)", path=path)
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads(manifest_path.read_bytes())
     except json.JSONDecodeError as err:
         raise InputError(f"bad JSON: {err.msg}", path=manifest_path, line=err.lineno) from None
-    if manifest.get("format") != FORMAT:
-        raise InputError(
-            f"unknown patch format {manifest.get('format')!r} (expected {FORMAT})", path=manifest_path
-        )
+    except ValueError as err:  # not UTF-8
+        raise InputError(f"bad JSON: {err}", path=manifest_path) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise InputError(f"unknown patch format {found!r} (expected {FORMAT})", path=manifest_path)
+    listed, total = manifest.get("tensors"), manifest.get("total")
+    if not isinstance(listed, dict) or type(total) is not int or total < 0:
+        raise InputError("manifest needs 'tensors' (a mapping) and 'total' (an integer)", path=manifest_path)
     if sha256_file(tensors_path) != manifest.get("tensors_sha256"):
         raise InputError(
             "tensors do not match the manifest's sha256 (corrupted or edited patch)", path=tensors_path
@@ -223,16 +235,40 @@ def load_patch(path: str | Path) -> Patch:
     except (SafetensorError, OSError) as err:
         raise InputError(f"unreadable safetensors ({err})", path=tensors_path) from None
     entries: dict[str, PatchEntry] = {}
-    for name, info in manifest["tensors"].items():
+    for name, info in listed.items():
         try:
-            entries[name] = PatchEntry(
-                shape=tuple(info["shape"]),
-                indices=raw[f"{name}::indices"],
-                old=raw[f"{name}::old"],
-                new=raw[f"{name}::new"],
-            )
+            entries[name] = _entry(name, info, raw)
         except KeyError as err:
             raise InputError(
                 f"tensor {err.args[0]!r} listed in the manifest is missing", path=tensors_path
             ) from None
-    return Patch(entries=entries, total=int(manifest["total"]), metadata=dict(manifest.get("metadata") or {}))
+        except ValueError as err:
+            raise InputError(f"tensor {name!r}: {err}", path=manifest_path) from None
+    metadata = manifest.get("metadata")
+    return Patch(entries=entries, total=total, metadata=dict(metadata) if isinstance(metadata, dict) else {})
+
+
+def _entry(name: str, info: Any, raw: Mapping[str, Tensor]) -> PatchEntry:
+    """One manifest entry with its tensors, checked: shape, dtype, equal lengths, increasing indices in range."""
+    shape = info.get("shape") if isinstance(info, dict) else None
+    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        raise ValueError("'shape' must be a list of non-negative integers")
+    indices, old, new = raw[f"{name}::indices"], raw[f"{name}::old"], raw[f"{name}::new"]
+    if indices.dtype != torch.int64 or any(t.dim() != 1 for t in (indices, old, new)):
+        raise ValueError("indices (int64), old and new values must be flat vectors")
+    if (
+        not len(indices) == len(old) == len(new)
+        or old.dtype != new.dtype
+        or str(old.dtype) != info.get("dtype")
+    ):
+        raise ValueError(
+            f"indices, old and new values differ in length or dtype from the manifest's {info.get('dtype')}"
+        )
+    size = math.prod(shape)
+    if len(indices) and (
+        int(indices[0]) < 0 or int(indices[-1]) >= size or bool((indices[1:] <= indices[:-1]).any())
+    ):
+        raise ValueError(
+            f"indices must increase strictly within 0..{size - 1} (the tensor's {size} coordinates)"
+        )
+    return PatchEntry(shape=tuple(shape), indices=indices, old=old, new=new)

@@ -15,7 +15,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -31,7 +31,7 @@ class UnlearnRecipe(StrictModel):
 
     steps: int = Field(10, ge=1)
     batch_size: int = Field(8, ge=1)
-    lr: dict[str, float] = Field(
+    lr: dict[str, Annotated[float, Field(gt=0)]] = Field(
         default_factory=lambda: {"default": 1e-3}, description="per method; 'default' for the others"
     )
     method: dict[str, dict[str, Any]] = Field(

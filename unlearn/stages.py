@@ -3,7 +3,8 @@
 A stage named ``memorize`` with config ``c`` lives in ``ROOT/memorize-<hash(c)>/``. While it runs it
 works in ``ROOT/memorize-<hash>.partial/`` (which it may checkpoint into, so an interrupted stage
 resumes); when it finishes, ``stage.json`` is written and the directory is renamed into place. A
-finished stage is never recomputed.
+finished stage is never recomputed; one whose ``stage.json`` is unreadable (truncated, edited) counts as not
+finished and runs again.
 """
 
 from __future__ import annotations
@@ -19,8 +20,27 @@ from typing import Any
 from ontology.common.atomic import atomic_write_json, replace_directory
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import config_hash
+from ontology.common.outputs import OutputKind
 
 STAGE_FILE = "stage.json"
+STAGES = "stages"
+
+#: ``eval suite -o OUT`` and ``demo --out OUT`` (its MODEL-SCOPE directory): an earlier run's directory (with
+#: its cached ``stages/``) is continued, anything else refused
+STAGES_OUTPUT = OutputKind(
+    "a directory of cached stages", True, f"{STAGES}/ directory", lambda p: (p / STAGES).is_dir()
+)
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """A finished stage's ``stage.json``; None when it is missing, truncated or not a stage record (the stage
+    then counts as not finished and runs again)."""
+    try:
+        record = json.loads(path.read_bytes())
+        float(record["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return record if isinstance(record.get("info"), dict) else None
 
 
 @dataclass
@@ -67,12 +87,14 @@ class StageRunner:
         """Return the cached result of ``name`` with ``config``, or run ``fn(workdir)`` and cache it."""
         final = self.stage_dir(name, config)
         shown = label or name
-        if (final / STAGE_FILE).is_file():
-            record = json.loads((final / STAGE_FILE).read_text())
+        record = _read_record(final / STAGE_FILE)
+        if record is not None:
             result = StageResult(name, final, record["info"], True, float(record["seconds"]))
             self._say(f"{shown:<22} cached   ({result.seconds:7.1f} s when it ran)  {final}")
             self.results.append(result)
             return result
+        if (final / STAGE_FILE).exists():
+            self._say(f"{shown:<22} {final / STAGE_FILE} is unreadable: the stage runs again")
         partial = final.with_name(final.name + ".partial")
         try:
             partial.mkdir(parents=True, exist_ok=True)

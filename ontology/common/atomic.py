@@ -84,12 +84,18 @@ def replace_directory(complete: Path, target: Path) -> None:
     >>> sorted(p.name for p in d.iterdir()), (d / "t" / "x").read_text()
     (['t'], '1')
     """
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+    if target.exists() or target.is_symlink():
+        # the old target goes into a fresh directory of its own: no other file is ever moved or removed
+        holder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        old = holder / target.name
         target.rename(old)
-        complete.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            complete.rename(target)
+        except OSError:
+            old.rename(target)
+            holder.rmdir()
+            raise
+        shutil.rmtree(holder, ignore_errors=True)
     else:
         complete.rename(target)
 

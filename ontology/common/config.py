@@ -20,9 +20,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base for config sections: unknown keys and wrong types fail validation."""
+    """Base for config sections: unknown keys, wrong types and non-finite numbers (``.inf``, ``.nan``) fail
+    validation."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     def hash(self) -> str:
         """Stable short hash of the resolved values (the cache key of a stage)."""
@@ -93,16 +94,28 @@ def load_config(path: str | Path, model: type[M], overrides: dict[str, Any] | No
     if not isinstance(data, dict):
         raise ConfigError("top level must be a mapping of keys to values", path=path)
     for dotted, value in (overrides or {}).items():
-        set_dotted(data, dotted, value)
+        try:
+            set_dotted(data, dotted, value)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, path=path) from None
     return validate_config(data, model, source=str(path))
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``data["a"]["b"] = value`` for ``dotted == "a.b"``, creating mappings as needed."""
+    """Set ``data["a"]["b"] = value`` for ``dotted == "a.b"``, creating mappings as needed.
+
+    Raises
+    ------
+    ConfigError
+        When a part of the path holds a value that is not a section (``train: 5`` and ``train.steps``).
+    """
     *head, last = dotted.split(".")
     node = data
-    for key in head:
+    for i, key in enumerate(head):
         node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            where = ".".join(head[: i + 1])
+            raise ConfigError(f"--set {dotted}: {where} is not a section (it holds a {type(node).__name__})")
     node[last] = value
 
 

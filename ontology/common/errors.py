@@ -6,7 +6,19 @@ from pathlib import Path
 
 
 class MedunlearnError(Exception):
-    """Base class for errors the CLI reports as one line, without a traceback."""
+    """Base class for errors the CLI reports as one line, without a traceback.
+
+    The message is always one line: line breaks in it (a parser's multi-line message, a file name) are
+    replaced by spaces.
+
+    Examples
+    --------
+    >>> str(MedunlearnError("bad file:\\n  line 1\\n"))
+    'bad file: line 1'
+    """
+
+    def __str__(self) -> str:
+        return " ".join(part.strip() for part in super().__str__().splitlines() if part.strip())
 
 
 class InputError(MedunlearnError):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ontology.common.errors import InputError
+from ontology.common.limits import iter_lines
 
 
 def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -17,7 +18,8 @@ def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[tuple
     ------
     InputError
         ``file: no such file``, or ``file:line:`` invalid UTF-8, invalid JSON, a line that is not a JSON
-        object, or an object without one of the ``required`` fields.
+        object, an object without one of the ``required`` fields, or a line longer than the limit
+        (:func:`ontology.common.limits.max_line_bytes`; the file is streamed, one line at a time).
 
     Examples
     --------
@@ -34,9 +36,11 @@ def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[tuple
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such file", path=path)
+        raise InputError(
+            "is a directory, expected a JSONL file" if path.is_dir() else "no such file", path=path
+        )
     with open(path, "rb") as fh:
-        for n, raw in enumerate(fh, 1):
+        for n, raw in iter_lines(fh, path):
             if not raw.strip():
                 continue
             try:
@@ -47,6 +51,8 @@ def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[tuple
                 row = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise InputError(f"invalid JSON: {exc.msg}", path=path, line=n) from None
+            except RecursionError:
+                raise InputError("invalid JSON: nested too deeply", path=path, line=n) from None
             if not isinstance(row, dict):
                 raise InputError("expected a JSON object", path=path, line=n)
             missing = [k for k in required if k not in row]

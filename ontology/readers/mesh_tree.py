@@ -16,14 +16,13 @@ file's heading as an ``EXACT`` synonym when it differs.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from ontology.common.csvfiles import parse_csv
 from ontology.common.errors import InputError
 from ontology.graph import ConceptGraph, gc_paused, node_attrs
 from ontology.readers.provenance import MESH_LICENCE, Skips, read_text, source_record, year_in_name
@@ -203,7 +202,7 @@ def read_mesh_descriptor_csv(path: str | Path, strict: bool = False) -> ConceptG
     """
     path = Path(path)
     skips = Skips(path, strict)
-    reader = csv.reader(io.StringIO(read_text(path, skips)))
+    reader = parse_csv(read_text(path, skips), path)
     header = next(reader, [])
     if len(header) < 2:
         raise InputError("expected a CSV header with a descriptor URI column and a label column", path, 1)

@@ -7,7 +7,8 @@ reported as ``file:line: reason`` in ``graph.graph["skipped"]``; ``strict=True``
 What becomes what:
 
 - ``[Term]`` stanzas → nodes (``[Typedef]`` and ``[Instance]`` stanzas are read past).
-  Stanzas that repeat an id are merged, as the OBO 1.4 spec says.
+  Stanzas that repeat an id are merged (the first ``name`` is kept) and noted as ``duplicate id`` in
+  ``skipped``, which :mod:`ontology.validate` reports as an error.
 - ``is_a`` → edges child → parent with ``relation="is_a"``: the hierarchy.
 - ``relationship: part_of X`` → the node attribute ``relationships`` as ``(relation, target)``
   pairs (present only on terms that have some), *not* edges: the graph's edges are the ``is_a`` hierarchy only, so ``parents()`` and
@@ -24,9 +25,10 @@ What becomes what:
 - ``property_value: meshv:treeNumber "F03.080" xsd:string`` (MeSH RDF's predicate, as ``ontology export
   --format obo`` writes it) → ``tree_numbers``.
 
-An ``is_a`` to an id that is no term of the file is dropped and noted in ``skipped`` (in strict
-mode too: the line itself is well formed). A cyclic ``is_a`` is read as is (detecting it is
-:mod:`ontology.validate`'s job).
+An ``is_a`` to an id that is no term of the file is dropped and noted in ``skipped`` (the line itself is well
+formed, so the reader does not raise even when strict). A cyclic ``is_a`` is read as is. Finding cycles,
+dangling parents and duplicate ids is :mod:`ontology.validate`'s job; ``load(..., strict=True)`` (``ontology
+build --strict``) fails on them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any
 import networkx as nx
 
 from ontology.common.errors import InputError
+from ontology.common.limits import iter_lines
 from ontology.graph import SYNONYM_SCOPES, ConceptGraph, gc_paused
 from ontology.readers.provenance import Skips, source_record
 
@@ -108,7 +111,7 @@ def _lines(path: Path, skips: Skips) -> Iterator[tuple[int, str]]:
     except IsADirectoryError:
         raise InputError("is a directory, expected a file", path) from None
     with fh:
-        for number, raw in enumerate(fh, start=1):
+        for number, raw in iter_lines(fh, path):
             try:
                 line = raw.decode("utf-8").strip()
             except UnicodeDecodeError as exc:
@@ -204,7 +207,8 @@ def _tag_readers(skips: Skips) -> dict[str, Callable[[_Term, str, int], None]]:
             term.xrefs.append(ref)
 
     def name(term: _Term, value: str, number: int) -> None:
-        term.label = value
+        if not term.label:  # a repeated stanza's second name never replaces the first
+            term.label = value
 
     def definition(term: _Term, value: str, number: int) -> None:
         if (parsed := quoted("def", value, number)) is not None:
@@ -287,7 +291,10 @@ class _Reader:
             return
         self.has_id = True
         existing = self.terms.get(tid)
-        if existing is not None:  # a repeated stanza is merged into the first
+        if (
+            existing is not None
+        ):  # a repeated stanza is merged into the first, and noted (an error in validate)
+            self.skips.note(f"duplicate id {tid}: stanza merged into the one at line {existing.line}", number)
             self.term = existing
         else:
             self.terms[tid] = self.term

@@ -50,6 +50,7 @@ from ontology.common.errors import InputError
 from ontology.common.hashing import sha256_file
 from ontology.graph import ConceptGraph, gc_paused
 from ontology.prefixes import compress, expand
+from ontology.readers.xmlsafe import check_prolog
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -155,7 +156,7 @@ class TripleCollector:
     def add_objects(self, triples: Iterable[tuple[str, str, str]]) -> None:
         classes, edges, records = self.classes, self.edges, self.records
         for s, p, o in triples:
-            if s[0] == "_":
+            if not s or not o or s[0] == "_":  # blank nodes, and empty IRIs of a broken file
                 continue
             if p == RDF_TYPE:
                 if o in CLASS_TYPES:
@@ -180,7 +181,7 @@ class TripleCollector:
         records = self.records
         labels, synonyms = LABEL_PREDICATES, SYNONYM_PREDICATES
         for s, p, o, d in triples:
-            if s[0] == "_":
+            if not s or s[0] == "_":
                 continue
             if p in labels:
                 if _is_english(d if d and d[0] == "@" else None):
@@ -418,14 +419,16 @@ def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
     Raises
     ------
     InputError
-        Missing or empty file, unknown root element, or malformed XML (``file:line: message``).
+        Missing or empty file, unknown root element, or malformed XML (``file:line: message``);
+        :class:`~ontology.readers.xmlsafe.EntityRefused` for entity declarations or an external DTD.
     """
     from owlready2.base import OwlReadyOntologyParsingError
 
     path = Path(path)
     if not path.is_file():
-        raise InputError("file not found", path)
+        raise InputError("is a directory, expected a file" if path.is_dir() else "file not found", path)
     flavour = sniff_xml_flavour(path)
+    check_prolog(path, external_dtd=False)
     collector = TripleCollector()
     try:
         with gc_paused(), open(path, "rb") as fh:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ontology.common.errors import InputError
 from ontology.common.hashing import sha256_file
+from ontology.common.limits import iter_lines
 
 MESH_LICENCE = (
     "MeSH {version}: courtesy of the U.S. National Library of Medicine (NLM); "
@@ -84,7 +85,8 @@ def read_text(path: str | Path, skips: Skips) -> str:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:  # line by line: a line over the limit stops the read at once
+            data = b"".join(raw for _, raw in iter_lines(fh, path))
     except FileNotFoundError:
         raise InputError("file not found", path) from None
     except IsADirectoryError:

@@ -16,6 +16,7 @@ from typing import Any
 from ontology.common.errors import InputError
 from ontology.graph import ConceptGraph, gc_paused
 from ontology.readers.owl import TripleCollector, _invalid_utf8
+from ontology.readers.xmlsafe import EntityRefused, check_prolog
 
 #: Accepted ``format`` names → (pyoxigraph format name, rdflib format name).
 FORMATS: dict[str, tuple[str, str]] = {
@@ -48,6 +49,38 @@ def _have_oxigraph() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _remote_context(node: Any) -> str | None:
+    """The first ``@context`` / ``@import`` of a JSON-LD tree that names a document instead of holding one."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in ("@context", "@import"):
+                    refs = value if isinstance(value, list) else [value]
+                    found = next((r for r in refs if isinstance(r, str)), None)
+                    if found is not None:
+                        return found
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def refuse_remote_contexts(path: Path) -> None:
+    """Raise :class:`EntityRefused` for a JSON-LD file whose context is loaded from elsewhere (a URL or a
+    file: JSON-LD's analogue of an external entity, which rdflib would fetch); nothing is ever fetched."""
+    import json
+
+    try:
+        tree = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"malformed jsonld: {str(exc)[:200]}", path, getattr(exc, "lineno", None)) from None
+    remote = _remote_context(tree)
+    if remote is not None:
+        raise EntityRefused(f"remote JSON-LD contexts are refused (never fetched): {remote[:200]}", path)
 
 
 def _feed_oxigraph(path: Path, fmt: str, collector: TripleCollector) -> None:
@@ -119,10 +152,14 @@ def read_rdf(
     if format not in FORMATS:
         raise InputError(f"unknown RDF format {format!r} (expected one of {', '.join(FORMATS)})", path)
     if not path.is_file():
-        raise InputError("file not found", path)
+        raise InputError("is a directory, expected a file" if path.is_dir() else "file not found", path)
     with open(path, "rb") as fh:
         if not fh.read(4096).strip():
             raise InputError("empty file", path)
+    if FORMATS[format][0] == "RDF_XML":
+        check_prolog(path, external_dtd=False)
+    elif FORMATS[format][0] == "JSON_LD":
+        refuse_remote_contexts(path)
     if engine == "auto":
         engine = "oxigraph" if _have_oxigraph() else "rdflib"
     if engine not in ("oxigraph", "rdflib"):

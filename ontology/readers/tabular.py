@@ -9,13 +9,12 @@ names no row's concept (``"disease"``, the DO root, has no row of its own) is re
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Literal
 
 import networkx as nx
 
+from ontology.common.csvfiles import parse_csv
 from ontology.common.errors import InputError
 from ontology.graph import ConceptGraph, gc_paused
 from ontology.readers.provenance import Skips, read_text, source_record
@@ -84,8 +83,8 @@ def read_tabular(
     text = read_text(path, skips)
     if delimiter is None:
         delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab", ".txt") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = next(reader)
+    reader = parse_csv(text, path, delimiter)
+    header = next(reader, [])
     idc = _pick(header, id_col, ID_COLUMNS, "id", path)
     if idc is None:
         raise InputError(f"no id column: name it with id_col= (the header has {header})", path, 1)
@@ -111,7 +110,9 @@ def read_tabular(
             cid = f"{prefix}:{cid}"
         label = row[pos[labc]].strip() if labc else ""
         if labels.get(cid, label) != label:
-            skips.add(f"{cid} has two labels, {labels[cid]!r} and {label!r}; kept the first", number)
+            skips.add(
+                f"duplicate id {cid} with two labels, {labels[cid]!r} and {label!r}; kept the first", number
+            )
         labels.setdefault(cid, label)
         if xrc:
             refs = xrefs.setdefault(cid, {})

@@ -35,6 +35,7 @@ from typing import Any
 import networkx as nx
 
 from ontology.common.errors import InputError
+from ontology.common.limits import iter_lines
 from ontology.graph import ConceptGraph, gc_paused
 from ontology.readers.provenance import Skips, source_record
 
@@ -115,7 +116,7 @@ def _columns(meta: Path, skips: Skips) -> dict[str, list[str]]:
 
 def _rows(path: Path, skips: Skips) -> Iterator[tuple[int, list[str]]]:
     with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
+        for number, raw in iter_lines(fh, path):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:

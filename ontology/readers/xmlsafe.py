@@ -1,10 +1,13 @@
-"""Safe XML streaming: refuse entity declarations (entity bombs, XXE) before parsing a byte of content.
+"""Safe XML reading: refuse entity declarations (entity bombs, XXE) before parsing a byte of content.
 
-:func:`safe_iterparse` first runs expat over the prolog only (everything before the root
-element, where a DOCTYPE and its entity declarations must sit) and raises
-:class:`InputError` if it declares any entity; then it streams the file with
-``xml.etree.ElementTree.iterparse``. External DTDs are never fetched (ElementTree does not
-resolve them), so a plain ``<!DOCTYPE x SYSTEM "desc2017.dtd">`` is fine.
+Every XML reader -- RDF/XML and OWL/XML (:mod:`ontology.readers.owl`, :mod:`ontology.readers.rdf`), MeSH
+descriptor XML, ICD-10-CM, GraphML imports -- first calls :func:`check_prolog`, which runs expat over the
+prolog only (everything before the root element, where a DOCTYPE and its entity declarations must sit) and
+raises :class:`EntityRefused` naming the file and line if it declares any entity: internal or external,
+general or parameter. External DTDs are never fetched; where a format has no use for one (RDF/XML, OWL/XML,
+GraphML: ``external_dtd=False``) a DOCTYPE naming one is refused too, since the entities it would define
+would silently vanish; MeSH's ``<!DOCTYPE DescriptorRecordSet SYSTEM "desc2017.dtd">`` stays fine.
+:func:`safe_iterparse` then streams the file with ``xml.etree.ElementTree.iterparse``.
 """
 
 from __future__ import annotations
@@ -18,25 +21,38 @@ from xml.parsers import expat
 from ontology.common.errors import InputError
 
 ENTITY_MESSAGE = "XML entity declarations are refused (entity expansion or external entity attack)"
+DTD_MESSAGE = "an external DTD is refused here (its entities would never be loaded)"
+
+
+class EntityRefused(InputError):
+    """An XML file that declares entities, or names an external DTD where its format needs none."""
 
 
 class _RootReached(Exception):
     pass
 
 
-def check_prolog(path: str | Path) -> None:
-    """Raise :class:`InputError` if the XML prolog declares an entity; return at the root element."""
+def check_prolog(path: str | Path, *, external_dtd: bool = True) -> None:
+    """Raise :class:`EntityRefused` if the XML prolog declares an entity (or, unless ``external_dtd``, names
+    an external DTD); :class:`InputError` for a missing file, a directory or XML that is not well formed.
+    Returns at the root element."""
     path = Path(path)
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
-    def entity(name: str, *_: object) -> None:
-        raise InputError(f"{ENTITY_MESSAGE}: <!ENTITY {name} ...>", path, parser.CurrentLineNumber)
+    def entity(name: str, is_parameter: int, *_: object) -> None:
+        shown = f"% {name}" if is_parameter else name
+        raise EntityRefused(f"{ENTITY_MESSAGE}: <!ENTITY {shown} ...>", path, parser.CurrentLineNumber)
+
+    def doctype(name: str, system_id: str | None, public_id: str | None, *_: object) -> None:
+        if not external_dtd and (system_id or public_id):
+            raise EntityRefused(f"{DTD_MESSAGE}: {system_id or public_id}", path, parser.CurrentLineNumber)
 
     def start(*_: object) -> None:
         raise _RootReached
 
     parser.EntityDeclHandler = entity
+    parser.StartDoctypeDeclHandler = doctype
     parser.StartElementHandler = start
     try:
         with open(path, "rb") as fh:
@@ -49,6 +65,10 @@ def check_prolog(path: str | Path) -> None:
         raise InputError(f"not well-formed XML: {expat.ErrorString(exc.code)}", path, exc.lineno) from None
     except FileNotFoundError:
         raise InputError("file not found", path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected an XML file", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path) from None
 
 
 def safe_iterparse(path: str | Path, events: tuple[Any, ...] = ("end",)) -> Iterator[tuple[str, ET.Element]]:
@@ -57,7 +77,7 @@ def safe_iterparse(path: str | Path, events: tuple[Any, ...] = ("end",)) -> Iter
     The caller clears the elements it has read (``elem.clear()``) to keep memory bounded.
     """
     path = Path(path)
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:
         raise InputError("empty file", path)
     check_prolog(path)
     try:

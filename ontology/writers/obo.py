@@ -17,6 +17,7 @@ from pathlib import Path
 from ontology.common.atomic import atomic_path
 from ontology.graph import ConceptGraph
 from ontology.prefixes import prefix_map
+from ontology.writers.vocab import EXPORT_REMARK
 
 
 def quote(text: str) -> str:
@@ -43,6 +44,7 @@ def obo_lines(cg: ConceptGraph) -> Iterator[str]:
     if versions:
         yield f"data-version: {versions[0]}"
     yield f"ontology: {g.graph.get('ontology') or 'medunlearn'}"
+    yield f"remark: {EXPORT_REMARK}"
     for prefix, iri in sorted(prefix_map(g.nodes).items()):
         yield f"idspace: {prefix} {iri}"
     alt_ids: dict[str, list[str]] = defaultdict(list)

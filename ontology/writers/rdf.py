@@ -15,7 +15,15 @@ from pathlib import Path
 from ontology.common.atomic import atomic_path
 from ontology.graph import ConceptGraph
 from ontology.prefixes import OBO, converter, expand, prefix_map
-from ontology.writers.vocab import DEFINITION, OIO, REPLACED_BY, SKOS, SYNONYM_PREDICATES, TREE_NUMBER
+from ontology.writers.vocab import (
+    DEFINITION,
+    EXPORT_REMARK,
+    OIO,
+    REPLACED_BY,
+    SKOS,
+    SYNONYM_PREDICATES,
+    TREE_NUMBER,
+)
 
 #: ``ontology export --format`` name → rdflib serialiser
 RDF_FORMATS = {"owl": "xml", "ttl": "turtle"}
@@ -33,6 +41,7 @@ def rdf_graph(cg: ConceptGraph) -> object:
     name = cg.graph.graph.get("ontology")
     onto = URIRef(f"{OBO}{name}.owl" if name else "urn:medunlearn:graph")
     g.add((onto, RDF.type, OWL.Ontology))
+    g.add((onto, RDFS.comment, Literal(EXPORT_REMARK)))
     versions = [s["version"] for s in cg.sources if s.get("version")]
     if versions:
         g.add((onto, OWL.versionInfo, Literal(versions[0])))

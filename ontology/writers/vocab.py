@@ -26,3 +26,7 @@ SOURCE = "http://purl.org/dc/terms/source"
 EXTRA = "urn:medunlearn:attribute:"
 #: SKOS mapping predicates an OBO ``property_value`` / a node's ``mappings`` may hold
 MAPPING_PREDICATES = ("exactMatch", "closeMatch", "broadMatch", "narrowMatch", "relatedMatch")
+
+#: written into every OBO and OWL export (a header remark, an ontology comment): how ``ontology export``
+#: recognises its own earlier output
+EXPORT_REMARK = "exported by medunlearn ontology export"

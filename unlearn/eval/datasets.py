@@ -20,7 +20,6 @@ report can print the split sizes together with what was left out and why.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ontology.common.csvfiles import csv_header, iter_csv_rows
 from ontology.common.errors import InputError, MedunlearnError
 from ontology.common.jsonl import iter_jsonl
 
@@ -180,41 +180,38 @@ def load_mhqa(path: str | Path, *, topics: Iterable[str] | None = None, repair: 
     seen: dict[str, int] = {}
     if not path.is_file():
         raise InputError("no such MHQA file", path)
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [f for f in MHQA_FIELDS if f not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"missing column(s) {', '.join(missing)}", path, 1)
-        for row in reader:
-            lineno = reader.line_num
-            if any(row.get(f) is None for f in MHQA_FIELDS):
-                raise InputError("row has fewer fields than the header", path, lineno)
-            pmid = row["id"].strip()
-            seen[pmid] = seen.get(pmid, 0) + 1  # counted before filtering, so ids do not depend on the filter
-            if keep is not None and row["topic"] not in keep:
-                dropped["other topic"] += 1
-                continue
-            number = row["correct_option_number"].strip()
-            if number not in {"1", "2", "3", "4"}:
-                raise InputError(f"correct_option_number must be 1..4, got {number!r}", path, lineno)
-            texts = [row["question"], *(row[f"option{i}"] for i in range(1, 5))]
-            if repair:
-                fixed = [repair_mojibake(t) for t in texts]
-                repaired += fixed != texts
-                texts = fixed
-            texts = [t.strip() for t in texts]
-            if not all(texts):
-                raise InputError("empty question or option", path, lineno)
-            items.append(
-                {
-                    "id": pmid if seen[pmid] == 1 else f"{pmid}#{seen[pmid]}",
-                    "question": texts[0],
-                    "options": texts[1:],
-                    "answer": int(number) - 1,
-                    "subject": row["topic"],
-                    "group": pmid,
-                }
-            )
+    missing = [f for f in MHQA_FIELDS if f not in csv_header(path)]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", path, 1)
+    for lineno, row in iter_csv_rows(path):
+        if any(row.get(f) is None for f in MHQA_FIELDS):
+            raise InputError("row has fewer fields than the header", path, lineno)
+        pmid = row["id"].strip()
+        seen[pmid] = seen.get(pmid, 0) + 1  # counted before filtering, so ids do not depend on the filter
+        if keep is not None and row["topic"] not in keep:
+            dropped["other topic"] += 1
+            continue
+        number = row["correct_option_number"].strip()
+        if number not in {"1", "2", "3", "4"}:
+            raise InputError(f"correct_option_number must be 1..4, got {number!r}", path, lineno)
+        texts = [row["question"], *(row[f"option{i}"] for i in range(1, 5))]
+        if repair:
+            fixed = [repair_mojibake(t) for t in texts]
+            repaired += fixed != texts
+            texts = fixed
+        texts = [t.strip() for t in texts]
+        if not all(texts):
+            raise InputError("empty question or option", path, lineno)
+        items.append(
+            {
+                "id": pmid if seen[pmid] == 1 else f"{pmid}#{seen[pmid]}",
+                "question": texts[0],
+                "options": texts[1:],
+                "answer": int(number) - 1,
+                "subject": row["topic"],
+                "group": pmid,
+            }
+        )
     what = f"topics {sorted(keep)}" if keep is not None else "all topics"
     if not items:
         raise InputError(f"no MHQA items left after filtering ({what})", path)

@@ -83,6 +83,8 @@ class MethodConfig(StrictModel):
         if not isinstance(data, dict):
             return data
         name = data.get("name", "dual")
+        if not isinstance(name, str):
+            raise ValueError(f"name: expected a method name, got a {type(name).__name__}")
         if name not in METHODS:
             raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
         return {**METHODS[name].defaults(), **data, "name": name}

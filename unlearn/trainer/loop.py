@@ -33,7 +33,7 @@ from unlearn.methods.base import Batch
 from unlearn.outputs import RunResult, write_outputs
 from unlearn.projection import distributed_sum, make_projection
 from unlearn.trainer import fsdp, inputs
-from unlearn.trainer.checkpoints import CheckpointStore
+from unlearn.trainer.checkpoints import CheckpointStore, Loaded, corrupt
 from unlearn.trainer.coordinates import FlatCoordinates, FlatOptimizer, make_slots
 from unlearn.trainer.dp_step import DPStep
 from unlearn.trainer.objectives import forget_and_keep, retain_term
@@ -335,6 +335,43 @@ class Unlearner:
 
     def _load_checkpoint(self, path: Path) -> int:
         ck = self.checkpoints.load(path, self.sharded)
+        try:
+            self._restore(ck)
+        except (
+            KeyError,
+            IndexError,
+            TypeError,
+            ValueError,
+            RuntimeError,
+            AttributeError,
+            AssertionError,
+        ) as exc:
+            raise corrupt(
+                path, f"its state does not fit this run ({type(exc).__name__}: {str(exc)[:100]})"
+            ) from None
+        return ck.step
+
+    def _expected_shapes(self, ck: Loaded) -> None:
+        """Raise ``ValueError`` when a checkpoint's tensors do not have this run's shapes (a forged or foreign
+        state must fail at the resume, not somewhere in the next step)."""
+        if self.flat:
+            n = self.theta0.numel()
+            vectors = [("theta", ck.params.get("theta"))] + [
+                (k, v)
+                for k, v in _tensor_leaves({k: ck.update.get(k) for k in ("optimizer", "basis", "gru_ema")})
+                if v.dim() >= 1
+            ]
+            for name, t in vectors:
+                if not isinstance(t, Tensor) or t.shape[-1] != n:
+                    raise ValueError(f"{name}: not a vector of the {n} selected coordinates")
+            return
+        for name, p in self.trainable.items():
+            t = ck.params.get(name)
+            if not isinstance(t, Tensor) or t.shape != p.shape:
+                raise ValueError(f"{name}: not a tensor of shape {tuple(p.shape)}")
+
+    def _restore(self, ck: Loaded) -> None:
+        self._expected_shapes(ck)
         if self.flat:
             assert self.coords is not None
             self.theta = ck.params["theta"].to(self.device)
@@ -344,6 +381,10 @@ class Unlearner:
                 for name, p in self.trainable.items():
                     p.copy_(ck.params[name].to(p.device, p.dtype))
         self.opt.load_state_dict(ck.update["optimizer"])
+        if not self.flat:
+            for p, st in self.opt.state.items():
+                if any(isinstance(v, Tensor) and v.dim() and v.shape != p.shape for v in st.values()):
+                    raise ValueError(f"optimizer state not of shape {tuple(p.shape)}")
         self.projection.load_state_dict(ck.update, self.device)
         self.forget_stream.load_state_dict(ck.rank["forget_stream"])
         if self.retain_stream is not None:
@@ -352,7 +393,6 @@ class Unlearner:
             self.dp.load_state_dict(ck.dp)
         torch.set_rng_state(ck.rank["torch_rng"].cpu())
         self.history = ck.history
-        return ck.step
 
     def _restore_initial(self) -> None:
         if self.flat:
@@ -454,3 +494,14 @@ class Unlearner:
         if status != "interrupted" and self.accelerator.is_main_process:
             result.manifest, self.model = write_outputs(self.cfg, self.model, self.tokenizer, result)
         return result
+
+
+def _tensor_leaves(tree: Any, where: str = "") -> list[tuple[str, Tensor]]:
+    """``(key path, tensor)`` of every tensor in a tree of dicts and lists."""
+    if isinstance(tree, Tensor):
+        return [(where, tree)]
+    if isinstance(tree, dict):
+        return [x for k, v in tree.items() for x in _tensor_leaves(v, f"{where}.{k}".lstrip("."))]
+    if isinstance(tree, list | tuple):
+        return [x for i, v in enumerate(tree) for x in _tensor_leaves(v, f"{where}[{i}]")]
+    return []
