@@ -138,9 +138,11 @@ def finetune(
     first = first_trained_layer(model, names) if reuse_frozen else None
     read_head = read_head and supported(model)
     states = None
+    frozen_seconds = 0.0
     if first is not None and step < total:
         model.eval()  # no dropout in the frozen layers' cached output
         states = frozen_states(model, records, first, pad_id=pad_id, batch_size=cfg.batch_size)
+        frozen_seconds = time.perf_counter() - start
     model.train()
     progress = bar(desc=desc, total=total, unit="step")
     progress.update(step)
@@ -191,4 +193,5 @@ def finetune(
         "losses": losses,
         "trainable_parameters": int(sum(p.numel() for p in params)),
         "seconds_this_session": time.perf_counter() - start,
+        "frozen_seconds": frozen_seconds,  # the one-off pass through the frozen layers, included above
     }
