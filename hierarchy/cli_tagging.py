@@ -16,7 +16,6 @@ import typer
 from ontology.common.atomic import atomic_write_text
 from ontology.common.cli import CliGroup
 from ontology.common.config import load_config
-from ontology.common.hashing import sha256_file
 
 #: maps ``--tokenizer`` (a name or a directory) to what :func:`hierarchy.masks.load_fast_tokenizer` reads. The
 #: default passes it on (a local Hugging Face tokenizer directory); the ``medunlearn``
@@ -43,7 +42,21 @@ def tag_cmd(
     id_field: str | None = typer.Option(
         None, help="Field with the document id (default: doc_id/id/pmid or row number)."
     ),
-    workers: int = typer.Option(1, min=1, help="Tagging processes."),
+    workers: int = typer.Option(
+        1, min=1, help="Tagging processes (--engine local) or local Dask workers (--engine dask)."
+    ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local (this machine) or dask: parts of --part-size documents on a Dask cluster, written as "
+        "OUT/part-*.jsonl|parquet (docs/hierarchy.md, 'Tagging on Dask').",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Address of a running Dask scheduler (tcp://HOST:8786); default: a local cluster.",
+    ),
+    part_size: int = typer.Option(10_000, "--part-size", min=1, help="Documents per part (--engine dask)."),
     fmt: str | None = typer.Option(
         None, "--format", help="jsonl or parquet (default: from the output suffix)."
     ),
@@ -67,6 +80,11 @@ def tag_cmd(
     """
     from hierarchy.corpus import tag_corpus
     from hierarchy.lexicon import TaggingRules
+
+    if engine not in ("local", "dask"):
+        raise typer.BadParameter(f"{engine!r} is not local or dask", param_hint="--engine")
+    if scheduler and engine != "dask":
+        raise typer.BadParameter("a scheduler address needs --engine dask", param_hint="--scheduler")
     from hierarchy.scope import split_items
     from hierarchy.store import open_hierarchy, source_hash
     from hierarchy.tagger import build_nlp
@@ -81,16 +99,25 @@ def tag_cmd(
         "rules": tagging.hash(),
         "scope": items,
     }
-    summary = tag_corpus(
-        nlp, corpus, out, list(text_field), id_field=id_field, fmt=fmt, workers=workers, settings=settings
-    )
+    if engine == "dask":
+        from hierarchy.dask_tagging import tag_corpus_dask
+
+        summary = tag_corpus_dask(
+            nlp, corpus, out, list(text_field), id_field=id_field, fmt=fmt, workers=workers,
+            scheduler=scheduler, part_size=part_size, settings=settings,
+        )  # fmt: skip
+    else:
+        summary = tag_corpus(
+            nlp, corpus, out, list(text_field), id_field=id_field, fmt=fmt, workers=workers, settings=settings
+        )
     summary["skipped"] = len(summary["skipped"])
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
+        parts = f" in {summary['parts']} parts" if "parts" in summary else ""
         typer.echo(
             f"{summary['documents']} documents ({summary['resumed']} resumed, {summary['skipped']} empty skipped), "
-            f"{summary['spans']} spans → {out}"
+            f"{summary['spans']} spans{parts} → {out}"
         )
 
 
@@ -131,7 +158,7 @@ def masks_build_cmd(
 ) -> None:
     """Project the concept spans of SPANS onto TOKENIZER's tokens with roles for SCOPE."""
     from hierarchy.alignment import load_fast_tokenizer
-    from hierarchy.corpus import read_spans
+    from hierarchy.corpus import read_spans, spans_hash
     from hierarchy.masks import write_masks
     from hierarchy.roles import assign_roles
     from hierarchy.scope import Scope
@@ -150,7 +177,7 @@ def masks_build_cmd(
         scope=scope,
         scope_ids=resolved.root_ids,
         chat_template=chat_template,
-        settings={"spans": sha256_file(spans), "hierarchy": source_hash(hierarchy)},
+        settings={"spans": spans_hash(spans), "hierarchy": source_hash(hierarchy)},
     )
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

@@ -11,6 +11,8 @@ Output (one row per document): ``doc_id``, ``text``, ``fields`` (the original re
 
 The run is resumable: documents are appended to ``OUT.partial`` as they are tagged; a rerun
 with the same settings skips the doc_ids already there; the final file appears atomically.
+``hierarchy tag --engine dask`` (:mod:`hierarchy.dask_tagging`) writes the same rows as a directory of parts
+(``part-00000.jsonl`` …); :func:`read_spans` reads either.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from spacy.language import Language
 from hierarchy.tagger import tag_texts
 from ontology.common.atomic import atomic_path, atomic_write_json
 from ontology.common.errors import InputError
-from ontology.common.hashing import config_hash
+from ontology.common.hashing import config_hash, sha256_file
 from ontology.common.jsonl import iter_jsonl
 from ontology.common.progress import bar
 
@@ -277,7 +279,8 @@ def tag_documents(
             yield from zip(done, res.get(), strict=True)
 
 
-def _row(doc: Document, spans: list[dict[str, Any]]) -> dict[str, Any]:
+def span_row(doc: Document, spans: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row of a SPANS file."""
     return {
         "doc_id": doc.doc_id,
         "text": doc.text,
@@ -370,7 +373,7 @@ def tag_corpus(
     n_docs = n_spans = 0
     with open(partial, "a", encoding="utf-8") as fh, bar(desc="tagging", unit="doc") as pbar:
         for doc, spans in tag_documents(nlp, docs, workers=workers):
-            fh.write(json.dumps(_row(doc, spans), ensure_ascii=False, default=str) + "\n")
+            fh.write(jsonl_line(span_row(doc, spans)))
             n_docs += 1
             n_spans += len(spans)
             pbar.update(1)
@@ -389,32 +392,72 @@ def tag_corpus(
     }
 
 
+def part_name(index: int, fmt: str) -> str:
+    """The file name of part ``index`` of a SPANS directory (``part-00012.parquet``)."""
+    return f"part-{index:05d}.{fmt}"
+
+
+def part_files(directory: Path) -> list[Path]:
+    """The parts of a SPANS directory in order.
+
+    Raises
+    ------
+    InputError
+        When the directory holds no part.
+    """
+    parts = sorted(p for p in directory.glob("part-*") if p.suffix in (".jsonl", ".parquet"))
+    if not parts:
+        raise InputError("a spans directory without part-*.jsonl or part-*.parquet files", path=directory)
+    return parts
+
+
+def spans_hash(path: Path) -> str:
+    """sha256 of a SPANS file, or of the sha256 list of a SPANS directory's parts (a cache key)."""
+    if path.is_dir():
+        return config_hash([sha256_file(p) for p in part_files(path)])
+    return sha256_file(path)
+
+
+def jsonl_line(row: dict[str, Any]) -> str:
+    """A SPANS row as one JSONL line (the serial and the Dask engines write the same bytes)."""
+    return json.dumps(row, ensure_ascii=False, default=str) + "\n"
+
+
+def write_parquet_rows(rows: Iterable[dict[str, Any]], path: Path) -> None:
+    """Write SPANS rows (``fields``/``field_offsets`` as dicts) as a Parquet file at ``path``."""
+    writer = pq.ParquetWriter(path, SPANS_SCHEMA)
+    try:
+        batch: list[dict[str, Any]] = []
+        for rec in rows:
+            rec = dict(rec)
+            rec["fields"] = json.dumps(rec["fields"], ensure_ascii=False, default=str)
+            rec["field_offsets"] = json.dumps(rec["field_offsets"])
+            batch.append(rec)
+            if len(batch) >= 2048:
+                writer.write_table(pa.Table.from_pylist(batch, schema=SPANS_SCHEMA))
+                batch = []
+        writer.write_table(pa.Table.from_pylist(batch, schema=SPANS_SCHEMA))
+    finally:
+        writer.close()
+
+
 def _finalise(partial: Path, out: Path, fmt: str) -> None:
     if fmt == "jsonl":
         os.replace(partial, out)
         return
-    with atomic_path(out) as tmp:
-        writer = pq.ParquetWriter(tmp, SPANS_SCHEMA)
-        try:
-            rows: list[dict[str, Any]] = []
-            with open(partial, encoding="utf-8") as fh:
-                for line in fh:
-                    rec = json.loads(line)
-                    rec["fields"] = json.dumps(rec["fields"], ensure_ascii=False, default=str)
-                    rec["field_offsets"] = json.dumps(rec["field_offsets"])
-                    rows.append(rec)
-                    if len(rows) >= 2048:
-                        writer.write_table(pa.Table.from_pylist(rows, schema=SPANS_SCHEMA))
-                        rows = []
-            writer.write_table(pa.Table.from_pylist(rows, schema=SPANS_SCHEMA))
-        finally:
-            writer.close()
+    with atomic_path(out) as tmp, open(partial, encoding="utf-8") as fh:
+        write_parquet_rows((json.loads(line) for line in fh), tmp)
     partial.unlink()
 
 
 def read_spans(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Rows of a SPANS file (JSONL or Parquet) with ``fields`` and ``field_offsets`` as dicts."""
+    """Rows of a SPANS file (JSONL or Parquet), or of a directory of parts written by ``hierarchy tag --engine
+    dask`` (in part order), with ``fields`` and ``field_offsets`` as dicts."""
     path = Path(path)
+    if path.is_dir():
+        for part in part_files(path):
+            yield from read_spans(part)
+        return
     if not path.is_file():
         raise InputError("spans file not found", path=path)
     if path.suffix == ".parquet":

@@ -160,6 +160,45 @@ class Lexicon:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and dicts (msgpack/JSON-ready) from which :meth:`from_dict` rebuilds this lexicon."""
+        return {
+            "entries": [
+                [list(key), [[e.concept_id, e.level, e.role, e.from_label, e.linked, e.case] for e in alts]]
+                for key, alts in self.entries.items()
+            ],
+            "unlabelled": list(self.unlabelled),
+            "dropped": dict(self.dropped),
+            "stopped": [list(s) for s in self.stopped],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Lexicon:
+        """The lexicon :meth:`to_dict` described (alternatives keep their order).
+
+        Examples
+        --------
+        >>> lex = Lexicon()
+        >>> lex.add(("panic", "disorder"), Entry("X:1", 4))
+        >>> again = Lexicon.from_dict(lex.to_dict())
+        >>> again.entries == lex.entries and again.trie == lex.trie
+        True
+        """
+        lex = cls(
+            unlabelled=list(data.get("unlabelled", [])),
+            dropped=dict(data.get("dropped", {})),
+            stopped=[(str(a), str(b), int(c), int(d)) for a, b, c, d in data.get("stopped", [])],
+        )
+        for words, alts in data["entries"]:
+            key = tuple(words)
+            entries = [Entry(c, int(lv), int(r), bool(fl), int(lk), case) for c, lv, r, fl, lk, case in alts]
+            lex.entries[key] = entries
+            node = lex.trie
+            for w in key:
+                node = node.setdefault(w, {})
+            node[END] = tuple(entries)
+        return lex
+
     @classmethod
     def from_graph(
         cls,

@@ -1,8 +1,10 @@
 """A spaCy tagger built from a concept graph, with no model download.
 
-Pipeline: ``spacy.blank("en")`` + scispaCy's ``combined_rule_tokenizer`` (a hyphen between letters split off)
-+ scispaCy's
-``abbreviation_detector`` + our ``concept_matcher``. The matcher walks a trie of normalised
+Pipeline: ``spacy.blank("en")`` + scispaCy's ``combined_rule_tokenizer`` (a hyphen between letters split off;
+registered as ``medunlearn.Tokenizer.v1``) + scispaCy's abbreviation detector + our component
+``medunlearn_concepts`` (old name ``concept_matcher``), registered through the ``spacy_factories`` entry point
+so that ``nlp.add_pipe("medunlearn_concepts", config={"source": GRAPH})`` works without importing this module.
+Its lexicon is saved with the pipeline (``to_disk``/``to_bytes``). The matcher walks a trie of normalised
 words (see :mod:`hierarchy.lexicon`): at every token start it follows the trie as far as the
 text allows, then keeps the longest candidates, the more specific concept (deeper level) when
 two overlap, and gives every short form of a detected abbreviation the concept of its long form.
@@ -18,22 +20,24 @@ from __future__ import annotations
 import bisect
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, cast
 
 import spacy
-from scispacy.abbreviation import AbbreviationDetector, filter_matches
+import srsly
 from scispacy.custom_tokenizer import combined_rule_tokenizer
 from spacy.attrs import IDX, LENGTH, ORTH
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
+from spacy.util import filter_spans
 
+from hierarchy.abbreviations import abbreviation_pairs
 from hierarchy.lexicon import BARRIER, END, Entry, Lexicon, TaggingRules, term_words
-from ontology.common.errors import InputError, MedunlearnError
-from ontology.graph import ConceptGraph
+from hierarchy.spans import SPANS_KEY, make_span
+from ontology.common.errors import MedunlearnError
 from ontology.normalize import written_as
 
-SPANS_KEY = "concepts"
 # scispaCy's detector runs an empty global matcher on documents without abbreviations
 warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
 #: tokens that carry no words but do not break a match (``Alzheimer 's disease``, ``post - traumatic``)
@@ -41,46 +45,87 @@ _TRANSPARENT = frozenset({"'s", "’s", "'", "’", "-"})
 #: a hyphen between letters is a token of its own: curated corpora annotate "cocaine" in "cocaine-dependent"
 HYPHEN_INFIX = r"(?<=[^\W\d_])-(?=[^\W\d_])"
 _CACHE_LIMIT = 500_000
+#: the factory's name; ``concept_matcher`` is its older spelling, kept working
+FACTORY = "medunlearn_concepts"
+TOKENIZER = "medunlearn.Tokenizer.v1"
+_DEFAULTS: dict[str, Any] = {
+    "source": None,
+    "spans_key": SPANS_KEY,
+    "ents": False,
+    "scope": None,
+    "rules": {},
+}
 
 
-def _kb_field(span: Span, i: int) -> int:
-    parts = span.kb_id_.split(":")
-    return int(parts[i]) if len(parts) == 2 else 0
+def make_concepts(
+    nlp: Language,
+    name: str,
+    source: str | None,
+    spans_key: str,
+    ents: bool,
+    scope: list[str] | None,
+    rules: dict[str, Any],
+) -> ConceptMatcher:
+    """spaCy factory of :class:`ConceptMatcher` (``nlp.add_pipe("medunlearn_concepts", config={"source": …})``).
+
+    ``source`` is a graph or hierarchy directory (or an ontology file), read on first use; ``rules`` holds
+    :class:`~hierarchy.lexicon.TaggingRules` keys and ``scope`` forget-scope items (``docs/hierarchy.md``).
+    The lexicon is saved with the pipeline: a loaded pipeline no longer needs ``source``.
+    """
+    return ConceptMatcher(nlp, name, source=source, spans_key=spans_key, ents=ents, scope=scope, rules=rules)
 
 
-# a span's concept is its label, its level and role are stored as "level:role" in its kb_id
-Span.set_extension("concept_id", getter=lambda sp: sp.label_ or None, force=True)
-Span.set_extension("level", getter=lambda sp: _kb_field(sp, 0), force=True)
-Span.set_extension("role", getter=lambda sp: _kb_field(sp, 1), force=True)
-if not Doc.has_extension("concept_abbreviations"):
-    Doc.set_extension("concept_abbreviations", default=None)
-
-
-def make_span(doc: Doc, start: int, end: int, concept_id: str, level: int, role: int) -> Span:
-    """A concept span: ``span._.concept_id``, ``span._.level`` and ``span._.role`` read from it."""
-    return Span(doc, start, end, label=concept_id, kb_id=f"{level}:{role}")
-
-
-@Language.factory("concept_matcher", default_config={"spans_key": SPANS_KEY})
-def make_concept_matcher(nlp: Language, name: str, spans_key: str) -> ConceptMatcher:
-    """spaCy factory; the lexicon is attached afterwards with :meth:`ConceptMatcher.set_lexicon`."""
-    return ConceptMatcher(nlp, name, spans_key=spans_key)
+Language.factory(FACTORY, default_config=_DEFAULTS, func=make_concepts)
+Language.factory("concept_matcher", default_config=_DEFAULTS, func=make_concepts)
 
 
 class ConceptMatcher:
     """Longest-match concept tagger over a :class:`~hierarchy.lexicon.Lexicon` trie."""
 
-    def __init__(self, nlp: Language, name: str = "concept_matcher", *, spans_key: str = SPANS_KEY) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        name: str = FACTORY,
+        *,
+        source: str | None = None,
+        spans_key: str = SPANS_KEY,
+        ents: bool = False,
+        scope: list[str] | None = None,
+        rules: Mapping[str, Any] | None = None,
+    ) -> None:
+        from pydantic import ValidationError
+
         self.name = name
         self.spans_key = spans_key
+        self.ents = ents
+        self.source = source
+        self.scope = list(scope) if scope is not None else None
+        try:
+            self.rules = TaggingRules.model_validate(dict(rules or {}))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            raise MedunlearnError(f"{name}: rules.{key}: {err['msg']}") from None
         self.vocab = nlp.vocab
-        self.lexicon: Lexicon | None = None
-        self.proper_names = True
+        self._lexicon: Lexicon | None = None
+        self.proper_names = self.rules.proper_names
         self._words: dict[int, tuple[str, ...]] = {}
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """The lexicon: set, loaded with the pipeline, or built from ``source`` on first use."""
+        if self._lexicon is None:
+            if self.source is None:
+                raise MedunlearnError(
+                    f"{self.name} has no lexicon: give it a source (config={{'source': GRAPH}}) "
+                    "or build the pipeline with build_nlp()"
+                )
+            self._lexicon = build_lexicon(self.source, rules=self.rules, scope=self.scope)[0]
+        return self._lexicon
 
     def set_lexicon(self, lexicon: Lexicon, *, proper_names: bool = True) -> None:
         """Attach the lexicon to match; ``proper_names``: see :attr:`TaggingRules.proper_names`."""
-        self.lexicon = lexicon
+        self._lexicon = lexicon
         self.proper_names = proper_names
 
     def _token_words(self, orth: int) -> tuple[str, ...]:
@@ -99,8 +144,6 @@ class ConceptMatcher:
         Of a key's alternatives the first whose case constraint the text meets is taken (an abbreviation-like
         name such as ``NO`` matches "NO" and "NOs", not "no").
         """
-        if self.lexicon is None:
-            raise MedunlearnError("concept_matcher has no lexicon: build the pipeline with build_nlp()")
         words: list[str] = []
         wtok: list[int] = []
         token_words = self._token_words
@@ -166,17 +209,15 @@ class ConceptMatcher:
             e, entry = chosen[s]
             spans.append(make_span(doc, s, e, entry.concept_id, entry.level, entry.role))
         doc.spans[self.spans_key] = spans
+        if self.ents:
+            doc.ents = filter_spans([*doc.ents, *spans])
         return doc
 
     def _inherit_abbreviations(
         self, doc: Doc, chosen: dict[int, tuple[int, Entry]], taken: bytearray
     ) -> None:
-        assert self.lexicon is not None
-        inherited: dict[str, Entry] = {}
-        for short in doc._.abbreviations:
-            long = short._.long_form
-            if not isinstance(long, Span):
-                continue
+        inherited: dict[str, tuple[str, int, int]] = {}
+        for short, long in abbreviation_pairs(doc):
             entry = None
             if long.start in chosen and chosen[long.start][0] == long.end:
                 entry = chosen[long.start][1]
@@ -185,12 +226,35 @@ class ConceptMatcher:
             if entry is None:
                 continue
             s, e = short.start, short.end
-            inherited[short.text] = entry
+            inherited[short.text] = (entry.concept_id, entry.level, entry.role)
             exact = s in chosen and chosen[s][0] == e
             if exact or not any(taken[s:e]):
                 taken[s:e] = b"\x01" * (e - s)
                 chosen[s] = (e, entry)
         doc._.concept_abbreviations = inherited
+
+    # -- serialisation: the lexicon travels with the pipeline (nlp.to_disk / spacy.load, nlp.to_bytes)
+    def _state(self) -> dict[str, Any]:
+        return {"lexicon": self.lexicon.to_dict(), "proper_names": self.proper_names}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self.set_lexicon(Lexicon.from_dict(state["lexicon"]), proper_names=state["proper_names"])
+
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
+        return cast(bytes, srsly.msgpack_dumps(self._state()))
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> ConceptMatcher:
+        self._set_state(srsly.msgpack_loads(data))
+        return self
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_msgpack(path / "lexicon.msgpack", self._state())
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> ConceptMatcher:
+        self._set_state(srsly.read_msgpack(Path(path) / "lexicon.msgpack"))
+        return self
 
 
 _SENTENCE_END = frozenset({".", "!", "?", ":", ";"})
@@ -226,46 +290,10 @@ def _drop_name_parts(doc: Doc, chosen: dict[int, tuple[int, Entry]], taken: byte
             taken[s] = 0
 
 
-class ParenthesisAbbreviationDetector(AbbreviationDetector):
-    """scispaCy's abbreviation detector (Schwartz & Hearst), started only where parentheses are.
-
-    scispaCy runs a ``( … )`` token Matcher and an (often empty) global Matcher over every document,
-    which costs about a third of the tagging time. Here the candidate ``( … )`` windows come from a
-    scan of the token texts (same windows: 1 to 8 tokens inside the brackets), and scispaCy's own
-    ``filter_matches``/``find_matches_for`` run only when there is a candidate.
-    """
-
-    def __call__(self, doc: Doc) -> Doc:
-        orths = doc.to_array(ORTH)
-        opens = (orths == self.vocab_open).nonzero()[0].tolist()
-        if not opens:
-            return doc
-        closes = (orths == self.vocab_close).nonzero()[0].tolist()
-        matches = []
-        for o in opens:  # closing brackets 1 to 8 tokens after the opening one
-            for c in closes[bisect.bisect_left(closes, o + 2) : bisect.bisect_right(closes, o + 9)]:
-                matches.append((0, o + 1, c))
-        filtered = filter_matches(sorted(matches, key=lambda m: (m[1], m[2])), doc)
-        if not filtered:
-            return doc
-        for long_form, short_forms in self.find_matches_for(filtered, doc):
-            for short in short_forms:
-                short._.long_form = long_form
-                doc._.abbreviations.append(short)
-        return doc
-
-
-@Language.factory("paren_abbreviation_detector")
-def make_paren_abbreviation_detector(nlp: Language, name: str) -> ParenthesisAbbreviationDetector:
-    """spaCy factory of :class:`ParenthesisAbbreviationDetector`."""
-    det = ParenthesisAbbreviationDetector(nlp, name)
-    det.vocab_open = nlp.vocab.strings.add("(")
-    det.vocab_close = nlp.vocab.strings.add(")")
-    return det
-
-
 def make_tokenizer(nlp: Language) -> Any:
     """scispaCy's ``combined_rule_tokenizer`` that also splits a hyphen between two letters (:data:`HYPHEN_INFIX`).
+
+    Registered as the spaCy tokenizer ``medunlearn.Tokenizer.v1``, so that a saved pipeline loads with it.
 
     Examples
     --------
@@ -274,12 +302,29 @@ def make_tokenizer(nlp: Language) -> Any:
     >>> [t.text for t in make_tokenizer(nlp)("cocaine-dependent 5-FU users")]
     ['cocaine', '-', 'dependent', '5-FU', 'users']
     """
+    # spaCy calls this while it builds nlp, before nlp.tokenizer exists: scispaCy reads the default's rules
+    if not hasattr(nlp, "tokenizer"):
+        nlp.tokenizer = spacy.registry.tokenizers.get("spacy.Tokenizer.v1")()(nlp)
     with warnings.catch_warnings():  # scispaCy's infix regex trips a FutureWarning of the re module
         warnings.simplefilter("ignore", FutureWarning)
         tokenizer = combined_rule_tokenizer(nlp)
         infixes = tokenizer.infix_finditer.__self__.pattern  # type: ignore[union-attr]
         tokenizer.infix_finditer = re.compile(f"{infixes}|{HYPHEN_INFIX}").finditer
     return tokenizer
+
+
+@spacy.registry.tokenizers(TOKENIZER)
+def create_tokenizer() -> Callable[[Language], Any]:
+    """The tokenizer factory spaCy's config names ``medunlearn.Tokenizer.v1``."""
+    return make_tokenizer
+
+
+def blank_pipeline(*, abbreviations: bool = True) -> Language:
+    """``spacy.blank("en")`` with the tagger's tokenizer and, by default, the abbreviation detector."""
+    nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}})
+    if abbreviations:
+        nlp.add_pipe("paren_abbreviation_detector", config={"make_serializable": True})
+    return nlp
 
 
 def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True, proper_names: bool = True) -> Language:
@@ -295,13 +340,36 @@ def make_pipeline(lexicon: Lexicon, *, abbreviations: bool = True, proper_names:
     >>> [(s.text, s._.concept_id, s._.level) for s in doc.spans["concepts"]]
     [('anxiety disorder', 'X:1', 3)]
     """
-    nlp = spacy.blank("en")
-    nlp.tokenizer = make_tokenizer(nlp)
-    if abbreviations:
-        nlp.add_pipe("paren_abbreviation_detector")
-    matcher = cast(ConceptMatcher, nlp.add_pipe("concept_matcher"))
+    nlp = blank_pipeline(abbreviations=abbreviations)
+    matcher = cast(ConceptMatcher, nlp.add_pipe(FACTORY, config={"rules": {"proper_names": proper_names}}))
     matcher.set_lexicon(lexicon, proper_names=proper_names)
     return nlp
+
+
+def build_lexicon(
+    source: Any, *, rules: TaggingRules | None = None, scope: Iterable[str] | None = None
+) -> tuple[Lexicon, dict[str, int], Mapping[str, int]]:
+    """The lexicon of a graph or hierarchy (object or directory), with each concept's level and role.
+
+    ``scope`` (forget-scope items) gives spans their role and tags its concepts even inside a subtree the
+    ``rules`` exclude.
+    """
+    from hierarchy.store import open_hierarchy
+
+    hier = open_hierarchy(source)
+    cg = hier.graph
+    levels = {cid: hier.level(cid) for cid in cg}
+    roles: Mapping[str, int] = {}
+    include: frozenset[str] = frozenset()
+    if scope is not None:
+        from hierarchy.roles import assign_roles
+        from hierarchy.scope import Scope
+
+        resolved = Scope.parse(list(scope), hier)
+        roles = {cid: r.role for cid, r in assign_roles(hier, resolved).items()}
+        include = resolved.concepts
+    lexicon = Lexicon.from_graph(cg, levels, roles, rules=rules or TaggingRules(), include=include)
+    return lexicon, levels, roles
 
 
 def build_nlp(
@@ -311,8 +379,12 @@ def build_nlp(
     linker: bool = False,
     scope: Iterable[str] | None = None,
     rules: TaggingRules | None = None,
+    ents: bool = False,
 ) -> Language:
     """The tagging pipeline for a concept graph or hierarchy.
+
+    The pipeline saves and loads (``nlp.to_disk(DIR)``, ``spacy.load(DIR)``) without ``source``, and runs
+    under ``nlp.pipe(n_process=…)``.
 
     Parameters
     ----------
@@ -322,133 +394,37 @@ def build_nlp(
     abbreviations : bool
         Run scispaCy's abbreviation detector so that short forms inherit their long form's concept.
     linker : bool
-        Add the fuzzy fallback :class:`ConceptLinker` (scispaCy's candidate generator over the graph's
-        own names) for word runs the exact matcher leaves untagged.
+        Add the fuzzy fallback :class:`~hierarchy.linker.ConceptLinker` (scispaCy's candidate generator over
+        the graph's own names) for word runs the exact matcher leaves untagged.
     scope : iterable of str, optional
         Forget scope: spans then carry ``span._.role`` (otherwise every role is 0), and its concepts are
         tagged even inside a subtree the rules exclude.
     rules : TaggingRules, optional
         Which names become keys (:class:`hierarchy.lexicon.TaggingRules`; its defaults when None).
+    ents : bool
+        Also put the concept spans into ``doc.ents``.
     """
     from hierarchy.store import open_hierarchy
 
-    hier = open_hierarchy(source)
-    cg = hier.graph
     rules = rules or TaggingRules()
-    levels = {cid: hier.level(cid) for cid in cg}
-    roles: Mapping[str, int] = {}
-    include: frozenset[str] = frozenset()
-    if scope is not None:
-        from hierarchy.roles import assign_roles
-        from hierarchy.scope import Scope
-
-        resolved = Scope.parse(list(scope), hier)
-        table = assign_roles(hier, resolved)
-        roles = {cid: r.role for cid, r in table.items()}
-        include = resolved.concepts
-    lexicon = Lexicon.from_graph(cg, levels, roles, rules=rules, include=include)
-    nlp = make_pipeline(lexicon, abbreviations=abbreviations, proper_names=rules.proper_names)
+    scope = list(scope) if scope is not None else None
+    hier = open_hierarchy(source)
+    lexicon, levels, roles = build_lexicon(hier, rules=rules, scope=scope)
+    nlp = blank_pipeline(abbreviations=abbreviations)
+    config = {
+        "source": str(source) if isinstance(source, str | Path) else None,
+        "rules": rules.model_dump(mode="json"),
+        "scope": scope,
+        "ents": ents,
+    }
+    matcher = cast(ConceptMatcher, nlp.add_pipe(FACTORY, config=config))
+    matcher.set_lexicon(lexicon, proper_names=rules.proper_names)
     if linker:
-        fuzzy = cast(ConceptLinker, nlp.add_pipe("concept_linker", after="concept_matcher"))
-        fuzzy.set_generator(graph_candidate_generator(cg), levels, roles)
+        from hierarchy.linker import ConceptLinker, graph_names
+
+        fuzzy = cast(ConceptLinker, nlp.add_pipe("concept_linker", after=FACTORY))
+        fuzzy.set_names(graph_names(hier.graph, levels, roles))
     return nlp
-
-
-def graph_candidate_generator(cg: ConceptGraph, *, hnsw_m: int = 16, ef_construction: int = 100) -> Any:
-    """A scispaCy ``CandidateGenerator`` over the labels and synonyms of ``cg`` (nothing downloaded).
-
-    Same recipe as scispaCy's ``create_tfidf_ann_index`` (TF-IDF of character 3-grams, nmslib HNSW,
-    cosine), with lighter HNSW settings so that a 30k-concept graph indexes in seconds, not minutes.
-    """
-    import nmslib
-    import numpy as np
-    from scispacy.candidate_generation import CandidateGenerator
-    from scispacy.linking_utils import Entity, KnowledgeBase
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    entities = [
-        Entity(cid, a["label"], [t for t, _ in a.get("synonyms") or ()], [], a.get("definition"))
-        for cid, a in cg.graph.nodes(data=True)
-        if (a.get("label") or "").strip() and not a.get("obsolete")
-    ]
-    if not entities:
-        raise InputError("no concept has a label to link to")
-    kb = KnowledgeBase(entities)
-    aliases = list(kb.alias_to_cuis)
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), min_df=1, dtype=np.float32)
-    vectors = vectorizer.fit_transform(aliases)
-    keep = np.asarray(vectors.sum(axis=1)).reshape(-1) != 0
-    aliases = [a for a, k in zip(aliases, keep, strict=True) if k]
-    index = nmslib.init(method="hnsw", space="cosinesimil_sparse", data_type=nmslib.DataType.SPARSE_VECTOR)
-    index.addDataPointBatch(vectors[keep])
-    index.createIndex({"M": hnsw_m, "efConstruction": ef_construction, "post": 0}, print_progress=False)
-    return CandidateGenerator(index, vectorizer, aliases, kb, ef_search=100)
-
-
-@Language.factory(
-    "concept_linker", default_config={"threshold": 0.85, "max_words": 5, "spans_key": SPANS_KEY}
-)
-def make_concept_linker(
-    nlp: Language, name: str, threshold: float, max_words: int, spans_key: str
-) -> ConceptLinker:
-    """spaCy factory; the candidate generator is attached with :meth:`ConceptLinker.set_generator`."""
-    return ConceptLinker(threshold=threshold, max_words=max_words, spans_key=spans_key)
-
-
-class ConceptLinker:
-    """Fuzzy fallback: link runs of content words that no exact span covers to their nearest concept name.
-
-    A run is up to ``max_words`` consecutive alphabetic tokens that are not stop words; it becomes a span
-    when its best candidate's cosine similarity (TF-IDF character 3-grams) reaches ``threshold``.
-    """
-
-    def __init__(self, *, threshold: float = 0.85, max_words: int = 5, spans_key: str = SPANS_KEY) -> None:
-        self.threshold = threshold
-        self.max_words = max_words
-        self.spans_key = spans_key
-        self.generator: Any = None
-        self.levels: Mapping[str, int] = {}
-        self.roles: Mapping[str, int] = {}
-
-    def set_generator(self, generator: Any, levels: Mapping[str, int], roles: Mapping[str, int]) -> None:
-        """Attach the candidate generator and the level/role of each concept."""
-        self.generator, self.levels, self.roles = generator, levels, roles
-
-    def __call__(self, doc: Doc) -> Doc:
-        from spacy.lang.en.stop_words import STOP_WORDS
-
-        if self.generator is None:
-            raise MedunlearnError(
-                "concept_linker has no candidate generator: build the pipeline with build_nlp()"
-            )
-        existing = list(doc.spans.get(self.spans_key, []))
-        covered = bytearray(len(doc))
-        for sp in existing:
-            covered[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
-        runs: list[tuple[int, int]] = []
-        start = None
-        for tok in doc:
-            ok = not covered[tok.i] and tok.is_alpha and tok.lower_ not in STOP_WORDS
-            if ok and start is None:
-                start = tok.i
-            if start is not None and (not ok or tok.i + 1 - start >= self.max_words):
-                runs.append((start, tok.i + 1 if ok else tok.i))
-                start = None
-        if start is not None:
-            runs.append((start, len(doc)))
-        if not runs:
-            return doc
-        found = []
-        for (s, e), cands in zip(runs, self.generator([doc[s:e].text for s, e in runs], 5), strict=True):
-            best = max(cands, key=lambda c: max(c.similarities), default=None)
-            if best is not None and max(best.similarities) >= self.threshold:
-                cid = best.concept_id
-                found.append(
-                    make_span(doc, s, e, cid, int(self.levels.get(cid, 0)), int(self.roles.get(cid, 0)))
-                )
-        if found:
-            doc.spans[self.spans_key] = sorted(existing + found, key=lambda sp: sp.start)
-        return doc
 
 
 _PARA = re.compile(r"\n[ \t]*\n\s*")
@@ -547,7 +523,7 @@ def _tag_batch(nlp: Language, texts: list[str], batch_size: int) -> Iterator[lis
         for off, chunk in split_paragraphs(blank_chat_markers(text))
     ]
     spans: list[list[dict[str, Any]]] = [[] for _ in texts]
-    abbrevs: list[dict[str, Entry]] = [{} for _ in texts]
+    abbrevs: list[dict[str, Any]] = [{} for _ in texts]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
         docs = nlp.pipe((c for _, _, c in pieces), batch_size=batch_size)
@@ -560,24 +536,24 @@ def _tag_batch(nlp: Language, texts: list[str], batch_size: int) -> Iterator[lis
         yield found
 
 
-def _spread_abbreviations(text: str, spans: list[dict[str, Any]], known: dict[str, Entry]) -> None:
+def _spread_abbreviations(text: str, spans: list[dict[str, Any]], known: dict[str, Any]) -> None:
     """Tag every other occurrence of a defined short form (replacing a span of exactly that text)."""
     exact = {(s["start"], s["end"]): s for s in spans}
     taken = sorted(exact)  # non-overlapping (start, end), sorted
     alternatives = "|".join(re.escape(k) for k in sorted(known, key=len, reverse=True))
     for m in re.finditer(rf"(?<!\w)(?:{alternatives})(?!\w)", text):
         short = m.group()
-        entry = known[short]
+        concept_id, level = known[short][:2]
         a, b = m.span()
         span = exact.get((a, b))
         if span is not None:
-            span.update(concept_id=entry.concept_id, level=entry.level)
+            span.update(concept_id=concept_id, level=level)
             continue
         k = bisect.bisect_left(taken, (a, b))
         if (k > 0 and taken[k - 1][1] > a) or (k < len(taken) and taken[k][0] < b):
             continue
         taken.insert(k, (a, b))
-        new = {"start": a, "end": b, "text": short, "concept_id": entry.concept_id, "level": entry.level}
+        new = {"start": a, "end": b, "text": short, "concept_id": concept_id, "level": level}
         spans.append(new)
         exact[(a, b)] = new
     spans.sort(key=lambda s: s["start"])

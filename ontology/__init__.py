@@ -16,19 +16,29 @@ from ontology.graph import ConceptGraph
 from ontology.validate import validate  # eager: the submodule of the same name must not shadow the function
 
 if TYPE_CHECKING:
-    from ontology.loader import load
+    from ontology.loader import load, open_graph
     from ontology.merge import merge_graphs
     from ontology.store import export_graph, read_graph, write_graph
 
 _LAZY = {
     "load": "ontology.loader",
+    "open_graph": "ontology.loader",
     "merge_graphs": "ontology.merge",
     "read_graph": "ontology.store",
     "write_graph": "ontology.store",
     "export_graph": "ontology.store",
 }
 
-__all__ = ["ConceptGraph", "export_graph", "load", "merge_graphs", "read_graph", "validate", "write_graph"]
+__all__ = [
+    "ConceptGraph",
+    "export_graph",
+    "load",
+    "merge_graphs",
+    "open_graph",
+    "read_graph",
+    "validate",
+    "write_graph",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -24,6 +24,7 @@ class SourceFormat(str, Enum):
     nt = "nt"
     jsonld = "jsonld"
     obo = "obo"
+    obographs = "obographs"
     mesh_tree = "mesh-tree"
     mesh_xml = "mesh-xml"
     mesh_csv = "mesh-csv"
@@ -34,8 +35,12 @@ class SourceFormat(str, Enum):
 
 
 class ExportFormat(str, Enum):
-    graphml = "graphml"
+    obo = "obo"
+    owl = "owl"
+    ttl = "ttl"
     obographs = "obographs"
+    sssom = "sssom"
+    graphml = "graphml"
     node_link = "node-link"
 
 
@@ -209,13 +214,20 @@ def search(
 def export(
     graph: Path = typer.Argument(..., help="Graph directory written by `build`."),
     format: ExportFormat = typer.Option(
-        ..., "--format", "-f", help="graphml, obographs (OBO Graphs JSON) or node-link."
+        ...,
+        "--format",
+        "-f",
+        help="obo, owl (RDF/XML), ttl (OWL in Turtle), obographs (OBO Graphs JSON), sssom (mappings), "
+        "graphml or node-link.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (atomically)."),
 ) -> None:
-    """Export a graph to GraphML, OBO Graphs JSON or networkx node-link JSON.
+    """Export a graph to OBO, OWL, OBO Graphs JSON, SSSOM, GraphML or networkx node-link JSON.
 
-    GraphML keeps list attributes as JSON strings; OBO Graphs uses IRIs (OBO PURLs) as node ids.
+    `ontology build` reads the OBO, OWL and OBO Graphs exports back to the same concepts, is_a edges, labels,
+    synonyms, definitions, xrefs and tree numbers. IRIs use the sources' standard prefixes (MeSH RDF, OBO
+    PURLs, BioPortal; `ontology.prefixes`). `sssom` writes the cross-source mappings (declared SKOS mappings,
+    xrefs, merges) with predicate and justification. GraphML keeps list attributes as JSON strings.
     """
     from ontology.store import export_graph, read_graph
 

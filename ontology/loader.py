@@ -24,6 +24,7 @@ FORMATS = (
     "nt",
     "jsonld",
     "obo",
+    "obographs",
     "mesh-tree",
     "mesh-xml",
     "mesh-csv",
@@ -37,6 +38,7 @@ SYNONYM_FORMATS = ("pubtator",)
 _ALIASES = {
     "turtle": "ttl",
     "json-ld": "jsonld",
+    "obograph": "obographs",
     "ntriples": "nt",
     "rdfxml": "owl",
     "owlxml": "owl",
@@ -58,6 +60,7 @@ _TREE_LINE = re.compile(rb"^[A-Z]\d\d(\.\d{3})*\t[DCQ]\d{6,9}\t|^[^;\n]+;[A-Z]\d
 _XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s>/]")
 _MESH_URI_ROW = re.compile(rb"\A[^\n]*\n\"?https?://id\.nlm\.nih\.gov/mesh/")
 _PUBTATOR = re.compile(rb"\A\d+\|[ta]\|")
+_OBOGRAPHS = re.compile(rb'\A\{\s*"graphs"\s*:')
 _SNIFF_BYTES = 1 << 14
 
 
@@ -75,6 +78,7 @@ READERS: dict[str, Callable[..., ConceptGraph]] = {
     "nt": _lazy("rdf", "read_rdf", format="nt"),
     "jsonld": _lazy("rdf", "read_rdf", format="json-ld"),
     "obo": _lazy("obo", "read_obo"),
+    "obographs": _lazy("obographs", "read_obographs"),
     "mesh-tree": _lazy("mesh_tree", "read_mesh_tree"),
     "mesh-csv": _lazy("mesh_tree", "read_mesh_descriptor_csv"),
     "mesh-xml": _lazy("mesh_xml", "read_mesh_xml"),
@@ -132,6 +136,7 @@ def detect_format(path: str | Path) -> str:
     checks: list[tuple[bool, str]] = [
         (root in xml_roots, xml_roots.get(root, "")),
         (_PUBTATOR.match(text) is not None, "pubtator"),
+        (text.startswith(b"{") and _OBOGRAPHS.search(text) is not None, "obographs"),
         (re.match(rb"<[^>\s]+>\s+<[^>\s]+>\s+", text) is not None, "nt"),
         (text.startswith((b"{", b"[")) and b'"@' in text, "jsonld"),
         (text.startswith(b"Tree Number\tDesc Ui") or _TREE_LINE.match(text) is not None, "mesh-tree"),

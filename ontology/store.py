@@ -1,4 +1,5 @@
-"""Graph directories (Parquet cache) and exports to GraphML, OBO Graphs JSON and node-link JSON.
+"""Graph directories (Parquet cache) and exports (GraphML, node-link JSON here; OBO, OWL, OBO Graphs JSON and
+SSSOM through :mod:`ontology.writers`).
 
 A graph directory ``GRAPH/`` holds
 
@@ -29,7 +30,9 @@ from ontology.graph import ConceptGraph, gc_paused
 FORMAT_VERSION = 1
 LIST_KEYS = ("xrefs", "tree_numbers", "semantic_types", "replaced_by")
 STANDARD_KEYS = frozenset({"label", "synonyms", "definition", "source", "obsolete", *LIST_KEYS})
-EXPORT_FORMATS = ("graphml", "obographs", "node-link")
+#: ``ontology export --format`` names: the first three read back by :func:`import_graph`, the OBO, OWL (RDF/XML,
+#: Turtle) and OBO Graphs exports by ``ontology build`` (``ontology.load``); ``sssom`` holds the mappings only
+EXPORT_FORMATS = ("graphml", "obographs", "node-link", "obo", "owl", "ttl", "sssom")
 
 _STR_LIST = pa.list_(pa.string())
 NODE_SCHEMA = pa.schema(
@@ -156,18 +159,34 @@ def _jsonable(graph: nx.DiGraph) -> dict[str, Any]:
 
 
 def export_graph(cg: ConceptGraph, path: str | Path, format: str) -> Path:
-    """Export to ``graphml``, ``obographs`` (OBO Graphs JSON) or ``node-link`` (networkx node-link JSON).
+    """Export to one of :data:`EXPORT_FORMATS`.
 
-    GraphML cannot hold lists, so list attributes and graph metadata are JSON strings there; OBO Graphs
-    JSON uses OBO PURL / known-namespace IRIs as node ids (:func:`ontology.readers.owl.curie_to_iri`)
-    and keeps source, tree numbers, semantic types and extra attributes as ``basicPropertyValues``. :func:`import_graph` reads all
-    three back.
+    ``graphml`` (list attributes and graph metadata as JSON strings), ``node-link`` (networkx node-link JSON)
+    and ``obographs`` keep every attribute, and :func:`import_graph` reads them back. ``obo``
+    (:mod:`ontology.writers.obo`), ``owl`` / ``ttl`` (:mod:`ontology.writers.rdf`) and ``obographs``
+    (:mod:`ontology.writers.obographs`) are read back by ``ontology build`` with the same concepts, edges, labels,
+    synonyms, definitions, xrefs and tree numbers; ``sssom`` (:mod:`ontology.writers.sssom`) writes the
+    cross-source mappings. IRIs come from :mod:`ontology.prefixes`.
     """
     path = Path(path)
     if format == "node-link":
         atomic_write_text(path, json.dumps(_jsonable(cg.graph), ensure_ascii=False, default=str))
     elif format == "obographs":
-        atomic_write_text(path, json.dumps(_to_obographs(cg), ensure_ascii=False))
+        from ontology.writers.obographs import write_obographs
+
+        write_obographs(cg, path)
+    elif format == "obo":
+        from ontology.writers.obo import write_obo
+
+        write_obo(cg, path)
+    elif format in ("owl", "ttl"):
+        from ontology.writers.rdf import write_rdf
+
+        write_rdf(cg, path, format)
+    elif format == "sssom":
+        from ontology.writers.sssom import write_sssom
+
+        write_sssom(cg, path)
     elif format == "graphml":
         g = nx.DiGraph()
         json_keys: set[str] = set()
@@ -190,86 +209,9 @@ def export_graph(cg: ConceptGraph, path: str | Path, format: str) -> Path:
     return path
 
 
-_PRED = {
-    "EXACT": "hasExactSynonym",
-    "RELATED": "hasRelatedSynonym",
-    "BROAD": "hasBroadSynonym",
-    "NARROW": "hasNarrowSynonym",
-}
-_SCOPE = {v: k for k, v in _PRED.items()}
-_TREE = "http://medunlearn/tree_number"
-_STY = "http://medunlearn/semantic_type"
-_SRC = "http://medunlearn/source"
-_REPL = "http://purl.obolibrary.org/obo/IAO_0100001"
-_EXTRA = "http://medunlearn/extra/"
-
-
-def _to_obographs(cg: ConceptGraph) -> dict[str, Any]:
-    from ontology.readers.owl import curie_to_iri
-
-    nodes = []
-    for cid, d in cg.graph.nodes(data=True):
-        meta: dict[str, Any] = {}
-        if d.get("definition"):
-            meta["definition"] = {"val": d["definition"]}
-        if d.get("synonyms"):
-            meta["synonyms"] = [
-                {"pred": _PRED.get(s, "hasRelatedSynonym"), "val": t} for t, s in d["synonyms"]
-            ]
-        if d.get("xrefs"):
-            meta["xrefs"] = [{"val": x} for x in d["xrefs"]]
-        if d.get("obsolete"):
-            meta["deprecated"] = True
-        props = [{"pred": _SRC, "val": d.get("source") or ""}]
-        props += [{"pred": _TREE, "val": t} for t in d.get("tree_numbers") or []]
-        props += [{"pred": _STY, "val": t} for t in d.get("semantic_types") or []]
-        props += [{"pred": _REPL, "val": t} for t in d.get("replaced_by") or []]
-        props += [
-            {"pred": _EXTRA + k, "val": json.dumps(v, ensure_ascii=False, default=list)}
-            for k, v in d.items()
-            if k not in STANDARD_KEYS
-        ]
-        meta["basicPropertyValues"] = props
-        nodes.append({"id": curie_to_iri(cid), "lbl": d.get("label") or "", "type": "CLASS", "meta": meta})
-    edges = [
-        {"sub": curie_to_iri(a), "pred": rel if rel != "is_a" else "is_a", "obj": curie_to_iri(b)}
-        for a, b, rel in cg.graph.edges(data="relation", default="is_a")
-    ]
-    versions = [s.get("version") for s in cg.sources if s.get("version")]
-    graph_meta = {"version": versions[0]} if versions else {}
-    return {"graphs": [{"id": "medunlearn", "meta": graph_meta, "nodes": nodes, "edges": edges}]}
-
-
-def _from_obographs(data: dict[str, Any]) -> ConceptGraph:
-    from ontology.readers.owl import iri_to_curie
-
-    cg = ConceptGraph()
-    for graph in data["graphs"]:
-        for n in graph.get("nodes", []):
-            meta = n.get("meta", {})
-            props: dict[str, list[str]] = {}
-            for p in meta.get("basicPropertyValues", []):
-                props.setdefault(p["pred"], []).append(p["val"])
-            cg.add_concept(
-                iri_to_curie(n["id"]),
-                n.get("lbl", ""),
-                synonyms=[(s["val"], _SCOPE.get(s["pred"], "RELATED")) for s in meta.get("synonyms", [])],
-                definition=meta.get("definition", {}).get("val"),
-                xrefs=[x["val"] for x in meta.get("xrefs", [])],
-                tree_numbers=props.get(_TREE, []),
-                semantic_types=props.get(_STY, []),
-                source=(props.get(_SRC) or [""])[0],
-                obsolete=bool(meta.get("deprecated")),
-                replaced_by=props.get(_REPL, []),
-                **{k[len(_EXTRA) :]: json.loads(v[0]) for k, v in props.items() if k.startswith(_EXTRA)},
-            )
-        for e in graph.get("edges", []):
-            cg.add_parent(iri_to_curie(e["sub"]), iri_to_curie(e["obj"]), relation=e["pred"])
-    return cg
-
-
 def import_graph(path: str | Path, format: str) -> ConceptGraph:
-    """Read back a file written by :func:`export_graph` (for round trips and for graphs made elsewhere)."""
+    """Read back a ``graphml``, ``node-link`` or ``obographs`` file written by :func:`export_graph` (for round
+    trips and for graphs made elsewhere); the other formats are sources of ``ontology.load``."""
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", path)
@@ -280,7 +222,9 @@ def import_graph(path: str | Path, format: str) -> ConceptGraph:
             d["synonyms"] = [tuple(s) for s in d.get("synonyms") or []]
         return ConceptGraph(g)
     if format == "obographs":
-        return _from_obographs(json.loads(path.read_text(encoding="utf-8")))
+        from ontology.readers.obographs import read_obographs
+
+        return read_obographs(path, all_edges=True)
     if format == "graphml":
         g = nx.read_graphml(path)
         g.graph = {k: json.loads(v) for k, v in g.graph.items() if isinstance(v, str)}

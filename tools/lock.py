@@ -2,7 +2,7 @@
 
 ``python tools/lock.py write LOCK``    pin every distribution of the running interpreter (a fresh resolve made by
                                        ``make upgrade-lock``) except medunlearn itself.
-``python tools/lock.py check``         fail, naming the requirement, when a runtime or dev requirement of
+``python tools/lock.py check``         fail, naming the requirement, when a runtime or extra (dev, dask) requirement of
                                        pyproject.toml is not pinned in the lock at a version it allows, or when the
                                        lock was resolved for another Python.
 ``python tools/lock.py installed``     fail when the running environment differs from the lock (``--prune``
@@ -36,7 +36,7 @@ except ModuleNotFoundError:  # a fresh venv: pip's vendored copy
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "medunlearn"
 HEADER = """\
-# Every runtime and development dependency of medunlearn, pinned: written by `make upgrade-lock`, never by hand.
+# Every runtime, optional (dask) and development dependency of medunlearn, pinned: written by `make upgrade-lock`, never by hand.
 # `make demo` / `make test` install exactly this: pip install --no-deps -r requirements.lock
 # python: {python}
 """
@@ -67,9 +67,11 @@ def read_lock(path: Path) -> tuple[dict[str, tuple[str, str]], str | None]:
 
 
 def project_requirements(pyproject: Path) -> list[Requirement]:
-    """``[project.dependencies]`` plus the ``dev`` extra, with markers false on this Python left out."""
+    """``[project.dependencies]`` plus every extra (``dev``, ``dask``), with markers false on this Python left
+    out."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    reqs = [Requirement(r) for r in [*project["dependencies"], *project["optional-dependencies"]["dev"]]]
+    extras = project["optional-dependencies"]
+    reqs = [Requirement(r) for r in [*project["dependencies"], *(r for e in extras.values() for r in e)]]
     return [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": "dev"})]
 
 

@@ -21,29 +21,9 @@ def print_results(results: dict[str, Any]) -> None:
     from unlearn.eval.terminal import measures_table
 
     console = Console(width=max(100, Console().width))
-    measures = [
-        ("forget acc (memorised in-scope records)", "forget_acc", "pct"),
-        ("forget-holdout acc (never trained)", "forget_holdout_acc", "pct"),
-        ("retain acc (memorised other records)", "retain_acc", "pct"),
-        ("general acc (general medical QA)", "retain_holdout_acc", "pct"),
-        ("forget records recalled (greedy)", "forget_recall", "pct"),
-        ("retain records recalled (greedy)", "retain_recall", "pct"),
-        ("forget target log-lik per token", "forget_target_logp", "f2"),
-        ("retain target log-lik per token", "retain_target_logp", "f2"),
-        ("forget log-lik gap to the oracle (relative)", "forget_logp_gap_to_oracle", "ratio"),
-        ("degenerate forget completions (repeats)", "fluency.degenerate_rate", "pct"),
-        ("distinct bigrams of forget completions", "fluency.distinct2", "f2"),
-        ("MIA AUC, LOSS attack (oracle ≈ ideal)", "mia_auc.loss", "auc"),
-        ("MIA AUC, Min-K%++ attack", "mia_auc.min_k_pp", "auc"),
-        ("changed parameters (measured)", "changed_param_fraction", "pct3"),
-        ("unlearning wall time (s)", "wall_s", "f1"),
-    ]
-    title = f"medunlearn demo — {results['model']}, scope {results['suite']}"
-    table = measures_table(title, results["methods"], measures)
-    console.print(table)
-    console.print("recalled: greedy decoding of the note's opening up to 'Patient NAME, MRN …, underwent' (or 'was "
-                  "diagnosed with') reproduces the record's procedure (or diagnosis); log-lik: mean log-likelihood "
-                  "per token of that procedure or diagnosis after the same opening (higher = better remembered)")  # fmt: skip
+    summary = results["summary"]  # the report's summary table has the same rows (unlearn.demo.pipeline)
+    console.print(measures_table(summary["title"], results["methods"], summary["measures"]))
+    console.print(summary["note"])
     comp = Table(title="Completions before (memorized) and after unlearning")
     keys = [k for k in results["completions"][0] if k not in ("kind", "prompt", "expected")]
     for col in ("record", "prompt", "expected", *keys):

@@ -29,6 +29,13 @@ class ModelSection(StrictModel):
     name: str = Field("tiny-llama", description="registry name, local HF directory or .gguf file")
     dtype: Literal["float32", "bfloat16"] = "float32"
     gradient_checkpointing: bool = False
+    reference: str | None = Field(
+        None,
+        description="the checkpoint before fine-tuning on the records to forget (registry name, local HF "
+        "directory or .gguf): it never saw them. dual's forget objective (ref_kl) matches its next-token "
+        "distributions on the forget records; without one it uses the starting model's own distributions with "
+        "each record token taken out (docs/method-choices.md)",
+    )
 
 
 class DataSection(StrictModel):

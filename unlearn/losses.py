@@ -152,6 +152,68 @@ def kl_to_reference(logits: Tensor, ref_logits: Tensor, weights: Tensor) -> Tens
     return _weighted_mean(kl, weights)
 
 
+def reference_buckets(
+    ref_logits: Tensor, k: int, exclude: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """A reference's next-token distributions, coarsened to its ``k`` most likely tokens and one bucket for the
+    rest of the vocabulary: ``(index [.., k], log-probabilities [.., k], log tail mass [..])``.
+
+    With ``exclude`` (a token id per position, ``[..]``), that token's probability is taken out and the rest
+    renormalised, and the token becomes a bucket of its own with probability 0 (log-probability ``-inf``) in
+    place of the ``k``-th token: a reference that never says the excluded token.
+
+    Examples
+    --------
+    >>> idx, lp, tail = reference_buckets(torch.log(torch.tensor([[0.5, 0.3, 0.2]])), 1)
+    >>> idx.tolist(), lp.exp().tolist(), round(float(tail.exp()[0]), 4)
+    ([[0]], [[0.5]], 0.5)
+    >>> idx, lp, tail = reference_buckets(torch.log(torch.tensor([[0.5, 0.3, 0.2]])), 2, torch.tensor([0]))
+    >>> idx.tolist(), [round(float(v), 4) for v in lp.exp()[0]], round(float(tail.exp()[0]), 4)
+    ([[1, 0]], [0.6, 0.0], 0.4)
+    """
+    logp = torch.log_softmax(ref_logits.float(), dim=-1)
+    if exclude is not None:
+        gone = logp.gather(-1, exclude.unsqueeze(-1)).squeeze(-1)
+        logp = logp.scatter(-1, exclude.unsqueeze(-1), float("-inf")) - torch.log1p(
+            -gone.exp().clamp_max(1 - 1e-6)
+        ).unsqueeze(-1)
+        top_lp, top_idx = logp.topk(k - 1, dim=-1)
+        top_idx = torch.cat([top_idx, exclude.unsqueeze(-1)], dim=-1)
+        top_lp = torch.cat([top_lp, torch.full_like(top_lp[..., :1], float("-inf"))], dim=-1)
+    else:
+        top_lp, top_idx = logp.topk(k, dim=-1)
+    rest = logp.scatter(-1, top_idx, float("-inf"))
+    return top_idx, top_lp, torch.logsumexp(rest, dim=-1)
+
+
+def bucket_kl(
+    logits: Tensor, ref_index: Tensor, ref_logp: Tensor, ref_tail: Tensor, weights: Tensor
+) -> Tensor:
+    """``KL(p_ref ‖ p_θ)`` between two next-token distributions coarsened to the same buckets (the reference's
+    tokens ``ref_index`` and one bucket for the rest, :func:`reference_buckets`), weighted mean over positions.
+
+    Non-negative and 0 exactly when the model gives every bucket the reference's mass: a forget objective that
+    stops at the reference instead of pushing the record's tokens down without bound. ``logits`` ``[B, T, V]``
+    (or one position shorter); the reference arrays are aligned with ``weights`` ``[B, T-1]``.
+
+    Examples
+    --------
+    >>> ref = reference_buckets(torch.log(torch.tensor([[[0.5, 0.3, 0.2]]])), 1)
+    >>> bucket_kl(torch.log(torch.tensor([[[0.5, 0.25, 0.25]]])), *ref, torch.ones(1, 1))  # same buckets
+    tensor(0.)
+    >>> round(float(bucket_kl(torch.zeros(1, 1, 3), *ref, torch.ones(1, 1))), 4)  # 0.5 ln(1.5) + 0.5 ln(0.75)
+    0.0589
+    """
+    logits = _align(logits, weights).float()
+    lse = torch.logsumexp(logits, dim=-1)
+    logq = logits.gather(-1, ref_index) - lse.unsqueeze(-1)
+    q_tail = torch.logsumexp(logits.scatter(-1, ref_index, float("-inf")), dim=-1) - lse
+    p, r = ref_logp.exp(), ref_tail.exp()
+    head = torch.where(p > 0, p * (ref_logp - logq), torch.zeros_like(p)).sum(-1)
+    tail = torch.where(r > 0, r * (ref_tail - q_tail), torch.zeros_like(r))
+    return _weighted_mean(head + tail, weights)
+
+
 def rmu_control_vector(hidden_size: int, coeff: float, generator: torch.Generator | None = None) -> Tensor:
     """``c·u`` with ``u`` a unit vector drawn uniformly from ``[0, 1)^d`` then normalised (as in RMU)."""
     u = torch.rand(hidden_size, generator=generator)

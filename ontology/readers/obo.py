@@ -21,6 +21,8 @@ What becomes what:
   ``relatedMatch``) → the node attribute ``mappings`` as ``(predicate, target)`` pairs (present only on terms
   that have some), the target also among the ``xrefs``: merges read the predicate to give a joined label an
   honest synonym scope (:mod:`ontology.merge`).
+- ``property_value: meshv:treeNumber "F03.080" xsd:string`` (MeSH RDF's predicate, as ``ontology export
+  --format obo`` writes it) → ``tree_numbers``.
 
 An ``is_a`` to an id that is no term of the file is dropped and noted in ``skipped`` (in strict
 mode too: the line itself is well formed). A cyclic ``is_a`` is read as is (detecting it is
@@ -123,6 +125,7 @@ def _lines(path: Path, skips: Skips) -> Iterator[tuple[int, str]]:
 
 
 _SKOS_MAPPING = tuple(f"skos:{m}Match " for m in ("exact", "close", "broad", "narrow", "related"))
+_TREE_NUMBER = ("meshv:treeNumber ", "http://id.nlm.nih.gov/mesh/vocab#treeNumber ")
 
 
 def _header_value(value: str) -> str:
@@ -141,6 +144,7 @@ class _Term:
         "relationships",
         "replaced_by",
         "synonyms",
+        "tree_numbers",
         "xrefs",
     )
 
@@ -156,6 +160,7 @@ class _Term:
         self.mappings: list[tuple[str, str]] | None = None
         self.obsolete = False
         self.replaced_by: list[str] | None = None
+        self.tree_numbers: list[str] | None = None
 
 
 def _tag_readers(skips: Skips) -> dict[str, Callable[[_Term, str, int], None]]:
@@ -224,6 +229,10 @@ def _tag_readers(skips: Skips) -> dict[str, Callable[[_Term, str, int], None]]:
         term.relationships = [*(term.relationships or ()), (parts[0], parts[1])]
 
     def property_value(term: _Term, value: str, number: int) -> None:
+        if value.startswith(_TREE_NUMBER):
+            if tree := _header_value(value.partition(" ")[2]):
+                term.tree_numbers = [*(term.tree_numbers or ()), tree]
+            return
         if not value.startswith(_SKOS_MAPPING):
             return  # other property values are read past
         predicate, _, rest = value.partition(" ")
@@ -356,7 +365,7 @@ def _build(path: Path, terms: dict[str, _Term], header: dict[str, str], skips: S
             "synonyms": t.synonyms,
             "definition": t.definition,
             "xrefs": t.xrefs,
-            "tree_numbers": [],
+            "tree_numbers": t.tree_numbers or [],
             "semantic_types": [],
             "source": prefix,
             "obsolete": t.obsolete,

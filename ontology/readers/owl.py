@@ -13,7 +13,9 @@ What is read
 - Label: ``rdfs:label``, else ``skos:prefLabel`` (English or untagged literals; the first one read wins).
 - Synonyms: ``oboInOwl:hasExactSynonym``/``hasRelatedSynonym``/``hasBroadSynonym``/``hasNarrowSynonym`` with
   that scope; ``skos:altLabel`` as ``EXACT``.
-- Definition: ``IAO:0000115`` or ``skos:definition``. Xrefs: ``oboInOwl:hasDbXref``. Alternative ids
+- Definition: ``IAO:0000115`` or ``skos:definition``. Xrefs: ``oboInOwl:hasDbXref``. SKOS mappings
+  (``skos:exactMatch`` … to a named class) → ``mappings`` as ``(predicate, target)``, the target also an xref, as
+  the OBO reader does. MeSH tree numbers: ``meshv:treeNumber`` (a literal or MeSH RDF's tree-number resource). Alternative ids
   (``oboInOwl:hasAlternativeId``) in ``graph.graph["alt_ids"]`` (alt id → primary id), as the OBO reader does.
 - Parents: ``rdfs:subClassOf`` and ``skos:broader`` whose object is a named class (restrictions and class
   expressions are ignored); an edge to ``owl:Thing`` is dropped.
@@ -25,8 +27,9 @@ What is read
 
 CURIEs from IRIs (:func:`iri_to_curie`)
 ---------------------------------------
-1. An OBO PURL ``http://purl.obolibrary.org/obo/PREFIX_LOCAL`` → ``PREFIX:LOCAL`` (``DOID_4`` → ``DOID:4``).
-2. A known namespace (:data:`KNOWN_NAMESPACES`, e.g. ``http://id.nlm.nih.gov/mesh/`` → ``MESH``) → that prefix.
+1. A namespace of the prefix table (:mod:`ontology.prefixes`, a ``curies`` converter: e.g.
+   ``http://id.nlm.nih.gov/mesh/`` and BioPortal's MeSH PURLs → ``MESH``) → its preferred prefix.
+2. An OBO PURL ``http://purl.obolibrary.org/obo/PREFIX_LOCAL`` → ``PREFIX:LOCAL`` (``DOID_4`` → ``DOID:4``).
 3. Otherwise the local name is the fragment after ``#`` (or the last path segment) and the prefix is the
    preceding path segment without its file extension, upper-cased:
    ``http://example.org/onto/heart.owl#Valve`` → ``HEART:Valve``. A local name that itself looks like
@@ -46,6 +49,7 @@ from xml.parsers.expat import ExpatError
 from ontology.common.errors import InputError
 from ontology.common.hashing import sha256_file
 from ontology.graph import ConceptGraph, gc_paused
+from ontology.prefixes import compress, expand
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -71,21 +75,14 @@ XREF = OIO + "hasDbXref"
 ALT_ID = OIO + "hasAlternativeId"
 DEPRECATED = OWL + "deprecated"
 REPLACED_BY = OBO + "IAO_0100001"
+TREE_NUMBER = "http://id.nlm.nih.gov/mesh/vocab#treeNumber"
+MAPPING_PREDICATES = {
+    SKOS + m: m for m in ("exactMatch", "closeMatch", "broadMatch", "narrowMatch", "relatedMatch")
+}
 VERSION_PREDICATES = frozenset({OWL + "versionIRI", OWL + "versionInfo"})
 LICENCE_PREDICATES = frozenset(
     {"http://purl.org/dc/terms/license", "http://purl.org/dc/elements/1.1/license"}
 )
-
-#: Namespaces with a conventional CURIE prefix (checked after the OBO PURL rule).
-KNOWN_NAMESPACES: dict[str, str] = {
-    "http://id.nlm.nih.gov/mesh/": "MESH",
-    "http://purl.bioontology.org/ontology/MESH/": "MESH",
-    "http://purl.bioontology.org/ontology/ICD10CM/": "ICD10CM",
-    "http://purl.bioontology.org/ontology/SNOMEDCT/": "SNOMEDCT",
-    "http://snomed.info/id/": "SNOMEDCT",
-    "http://linkedlifedata.com/resource/umls/id/": "UMLS",
-    "https://uts.nlm.nih.gov/uts/umls/concept/": "UMLS",
-}
 
 _OBO_LOCAL = re.compile(r"^([A-Za-z][A-Za-z0-9.]*)_(\w[\w.\-]*)$")
 
@@ -104,14 +101,14 @@ def iri_to_curie(iri: str) -> str:
     >>> iri_to_curie("http://example.org/terms/EX_0001")
     'EX:0001'
     """
+    known = compress(iri)
+    if known is not None:
+        return known
     if iri.startswith(OBO):
         local = iri[len(OBO) :]
         m = _OBO_LOCAL.match(local)
         if m:
             return f"{m.group(1)}:{m.group(2)}"
-    for ns, prefix in KNOWN_NAMESPACES.items():
-        if iri.startswith(ns):
-            return f"{prefix}:{iri[len(ns) :]}"
     if "#" in iri:
         base, local = iri.rsplit("#", 1)
     else:
@@ -126,20 +123,14 @@ def iri_to_curie(iri: str) -> str:
 
 
 def curie_to_iri(curie: str) -> str:
-    """The IRI for a CURIE: OBO PURL unless the prefix is a :data:`KNOWN_NAMESPACES` prefix.
+    """The IRI for a CURIE (:func:`ontology.prefixes.expand`: the source's own IRIs, else an OBO PURL).
 
     Examples
     --------
     >>> curie_to_iri("DOID:4"), curie_to_iri("MESH:D003920")
     ('http://purl.obolibrary.org/obo/DOID_4', 'http://id.nlm.nih.gov/mesh/D003920')
     """
-    if "://" in curie or ":" not in curie:
-        return curie
-    prefix, local = curie.split(":", 1)
-    for ns, known in KNOWN_NAMESPACES.items():
-        if known == prefix:
-            return ns + local
-    return f"{OBO}{prefix}_{local}"
+    return expand(curie)
 
 
 def _is_english(lang: str | None) -> bool:
@@ -180,6 +171,10 @@ class TripleCollector:
                 self.ontology_meta[p].append(o)
             elif p == XREF:
                 records[s].append(("xref", iri_to_curie(o), None))
+            elif p in MAPPING_PREDICATES:
+                records[s].append(("mapping", (MAPPING_PREDICATES[p], iri_to_curie(o)), None))
+            elif p == TREE_NUMBER:  # MeSH RDF: a TreeNumber resource named by the tree number
+                records[s].append(("tree_number", o.rstrip("/").rpartition("/")[2], None))
 
     def add_literals(self, triples: Iterable[tuple[str, str, Any, Any]]) -> None:
         records = self.records
@@ -202,6 +197,8 @@ class TripleCollector:
                 records[s].append(("deprecated", str(o).strip().lower() in ("true", "1"), None))
             elif p == ALT_ID:
                 records[s].append(("alt_id", str(o), None))
+            elif p == TREE_NUMBER:
+                records[s].append(("tree_number", str(o), None))
             elif p == REPLACED_BY:
                 records[s].append(("replaced_by", str(o), None))
             elif p in VERSION_PREDICATES or p in LICENCE_PREDICATES:
@@ -235,6 +232,8 @@ class TripleCollector:
             definition = None
             xrefs: list[str] = []
             replaced: list[str] = []
+            trees: list[str] = []
+            mappings: list[tuple[str, str]] = []
             obsolete = False
             for kind, value, extra in records.pop(iri, no_records):  # pop: free them as we go
                 if kind == "label":
@@ -251,7 +250,12 @@ class TripleCollector:
                 elif kind == "alt_id":
                     alt_ids.setdefault(value, cid)
                 elif kind == "replaced_by":
-                    replaced.append(iri_to_curie(value) if "://" in value else value)
+                    replaced.append(iri_to_curie(value) if "://" in value or value[:4] == "urn:" else value)
+                elif kind == "tree_number":
+                    trees.append(value)
+                elif kind == "mapping":
+                    mappings.append(value)
+                    xrefs.append(value[1])
             if cid in nodes:  # two IRIs with one CURIE
                 old = nodes[cid]
                 old["label"] = old["label"] or label
@@ -264,12 +268,14 @@ class TripleCollector:
                 "synonyms": synonyms,
                 "definition": definition,
                 "xrefs": xrefs,
-                "tree_numbers": [],
+                "tree_numbers": trees,
                 "semantic_types": [],
                 "source": cid.split(":", 1)[0] if ":" in cid else path.stem,
                 "obsolete": obsolete,
                 "replaced_by": replaced,
             }
+            if mappings:
+                nodes[cid]["mappings"] = mappings
         edges: dict[tuple[str, str], None] = {}
         for s, o in self.edges:
             if o in NOT_CONCEPTS or s == o:

@@ -99,7 +99,7 @@ def test_learnt_stoplist_reads_corpus_evidence() -> None:
         ("depression", "MESH:D003863"),  # the other concept named "depression" is not judged
         ("depressive disorder", "MESH:D003866"),
     ]
-    lexicon = nlp.get_pipe("concept_matcher").lexicon
+    lexicon = nlp.get_pipe("medunlearn_concepts").lexicon
     assert sorted(lexicon.stopped) == [("*", "MESH:D010919", 0, 20), ("depression", "MESH:D003866", 0, 10)]
     assert lexicon.dropped["learnt stoplist"] == 1 and lexicon.dropped["learnt stoplist (concept)"] == 1
     # switched off, or with a lower bar, they are tagged again

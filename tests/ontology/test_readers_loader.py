@@ -52,7 +52,7 @@ def test_unknown_format_names_the_file(tmp_path):
         load(path)
     assert str(exc.value) == (
         f"{path}: unknown format: cannot tell it from the extension or the first bytes; "
-        "pass format= one of owl, ttl, nt, jsonld, obo, mesh-tree, mesh-xml, mesh-csv, umls, tsv, icd10cm, pubtator"
+        "pass format= one of owl, ttl, nt, jsonld, obo, obographs, mesh-tree, mesh-xml, mesh-csv, umls, tsv, icd10cm, pubtator"
     )
     with pytest.raises(InputError) as exc:
         load(path, format="xls")

@@ -45,6 +45,9 @@ def test_model_list_json_and_error_line(tmp_path: Path) -> None:
     rows = json.loads(out.stdout)
     assert {r["name"] for r in rows} >= {"smollm2", "tiny-llama"}
     assert all(r["cached"] is None for r in rows)
+    smollm2 = next(r for r in rows if r["name"] == "smollm2")["description"]
+    assert "Q4_1 GGUF" in smollm2 and "de-quantised to fp32" in smollm2  # what the weights really are
+    assert "Q4_1 GGUF" in _run("model", "list", env_home=tmp_path).stdout
     bad = _run("model", "prepare", "no-such-model", env_home=tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [

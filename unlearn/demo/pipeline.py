@@ -299,6 +299,31 @@ def _rows(evals: dict[str, dict[str, Any]], unlearned: dict[str, StageResult]) -
     return rows
 
 
+#: the rows of the demo's table, on the terminal (``medunlearn demo``) and in the report alike
+SUMMARY_MEASURES = [
+    ("forget acc (memorised in-scope records)", "forget_acc", "pct"),
+    ("forget-holdout acc (never trained)", "forget_holdout_acc", "pct"),
+    ("retain acc (memorised other records)", "retain_acc", "pct"),
+    ("general acc (general medical QA)", "retain_holdout_acc", "pct"),
+    ("forget records recalled (greedy)", "forget_recall", "pct"),
+    ("retain records recalled (greedy)", "retain_recall", "pct"),
+    ("forget target log-lik per token", "forget_target_logp", "f2"),
+    ("retain target log-lik per token", "retain_target_logp", "f2"),
+    ("forget log-lik gap to the oracle (relative)", "forget_logp_gap_to_oracle", "ratio"),
+    ("degenerate forget completions (repeats)", "fluency.degenerate_rate", "pct"),
+    ("distinct bigrams of forget completions", "fluency.distinct2", "f2"),
+    ("MIA AUC, LOSS attack (oracle ≈ ideal)", "mia_auc.loss", "auc"),
+    ("MIA AUC, Min-K%++ attack", "mia_auc.min_k_pp", "auc"),
+    ("changed parameters (measured)", "changed_param_fraction", "pct3"),
+    ("unlearning wall time (s)", "wall_s", "f1"),
+]
+SUMMARY_NOTE = (
+    "recalled: greedy decoding of the note's opening up to 'Patient NAME, MRN …, underwent' (or 'was diagnosed "
+    "with') reproduces the record's procedure (or diagnosis); log-lik: mean log-likelihood per token of that "
+    "procedure or diagnosis after the same opening (higher = better remembered)"
+)
+
+
 def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     """Run (or reuse) every stage; return the results dict that the report and the table show."""
     from unlearn.eval.report import write_report
@@ -339,6 +364,11 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
         "size": "demo",
         "model": cfg.model,
         "methods": _rows(evals, unlearned),
+        "summary": {
+            "title": f"medunlearn demo — {cfg.model}, scope demo ({cfg.scope})",
+            "measures": SUMMARY_MEASURES,
+            "note": SUMMARY_NOTE,
+        },
         "split_sizes": {
             "forget": len(data["forget_mcq"]),
             "forget_holdout": len(data["holdout_mcq"]),

@@ -376,3 +376,13 @@ def seed_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         mean, std = mean_std(nums)
         out[key] = {"mean": mean, "std": std, "n": len(nums)}
     return out
+
+
+def mean_value(value: Any) -> float | None:
+    """A number, or the ``mean`` of a several-seed ``{"mean", "std"}`` value; ``None`` if absent or not finite."""
+    if isinstance(value, Mapping):
+        value = value.get("mean")
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

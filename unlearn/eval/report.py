@@ -9,11 +9,14 @@ The input is one ``results`` dict::
      "roc": {method: {attack: {"fpr": [...], "tpr": [...]}}},
      "per_level": {method: {"L1": {"inside": delta, "outside": delta}, ..., "L4": {...}}}}
 
-``curves``, ``roc`` and ``per_level`` are optional. A row holds :data:`ROW_KEYS`; ``mia_auc`` and
+``curves``, ``roc`` and ``per_level`` are optional, and so are the sections a run shows on the terminal too:
+``summary`` (``{"title", "measures": [[label, key, kind], …], "note"}``: a measures × methods table, the rows of
+``medunlearn demo``'s terminal table), ``completions`` (``[{"kind", "prompt", "expected", model: text, …}]``)
+and ``timings`` (``[{"stage", "seconds", "cached"}]``). A row holds :data:`ROW_KEYS`; ``mia_auc`` and
 ``privleak`` are dicts by attack (``privleak`` may also be one number). A value is a number, ``None``
 (not measured) or, with several seeds, ``{"mean": m, "std": s, "n": seeds}``; a row may hold
-``"ci": {key: [lo, hi]}``. The optional ``per_seed``, ``tuning`` and ``timings`` get sections of their own
-(:mod:`unlearn.eval.report_sections`).
+``"ci": {key: [lo, hi]}``. The optional ``per_seed`` and ``tuning`` get sections of their own, and ``timings``
+also a table per kind of stage (:mod:`unlearn.eval.report_sections`).
 
 In the HTML every table cell carries ``data-key`` and ``data-value`` (the exact number), so the page can
 be checked against ``results.json`` by machine. Figures are matplotlib PNGs (Agg backend), embedded in
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,7 +34,8 @@ from typing import Any
 
 from ontology.common.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ontology.common.errors import MedunlearnError
-from unlearn.eval.metrics import harmonic_score
+from unlearn.eval.figures import figures
+from unlearn.eval.metrics import harmonic_score, mean_value
 from unlearn.eval.report_sections import sections
 
 ROW_KEYS = (
@@ -105,16 +108,6 @@ def _clean(obj: Any) -> Any:
     if hasattr(obj, "item") and not isinstance(obj, str):  # numpy scalars
         return _clean(obj.item())
     return obj
-
-
-def mean_value(value: Any) -> float | None:
-    """A number, or the ``mean`` of a several-seed ``{"mean", "std"}`` value; ``None`` if absent or not finite."""
-    if isinstance(value, Mapping):
-        value = value.get("mean")
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _fmt_number(x: float, kind: str) -> str:
@@ -273,6 +266,14 @@ def markdown(results: Mapping[str, Any], figure_names: Sequence[str] = ()) -> st
     sizes = results.get("split_sizes") or {}
     if sizes:
         out += ["Split sizes: " + ", ".join(f"{k} {v}" for k, v in sizes.items()), ""]
+    if results.get("summary"):
+        header, rows = summary_rows(results)
+        out += [f"## {results['summary'].get('title') or 'Summary'}", "", "| " + " | ".join(header) + " |"]
+        out += [
+            "|---" * len(header) + "|",
+            *("| " + " | ".join(c[0] for c in cells) + " |" for cells in rows),
+            "",
+        ]
     for title, cols in _tables(results):
         if not cols:
             continue
@@ -302,150 +303,6 @@ def markdown(results: Mapping[str, Any], figure_names: Sequence[str] = ()) -> st
     return "\n".join(out) + "\n"
 
 
-# ------------------------------------------------------------------------------------------ figures
-def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _style(name: str) -> dict[str, Any]:
-    if name == "oracle":
-        return {"marker": "*", "s": 260, "color": "black", "zorder": 5}
-    if name == "memorized":
-        return {"marker": "X", "s": 120, "color": "grey", "zorder": 4}
-    return {"marker": "o", "s": 80, "zorder": 3}
-
-
-def _accuracy_figure(plt: Any, methods: Mapping[str, Any]) -> bytes:
-    """Forget against retain accuracy, one point per model."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for name, row in methods.items():
-        f, r = mean_value(row.get("forget_acc")), mean_value(row.get("retain_acc"))
-        if f is None or r is None:
-            continue
-        ax.scatter([100 * f], [100 * r], label=name, **_style(name))
-        ax.annotate(name, (100 * f, 100 * r), textcoords="offset points", xytext=(6, 4), fontsize=8)
-    ax.set_xlabel("forget accuracy (%)  — target: the oracle")
-    ax.set_ylabel("retain accuracy (%)")
-    ax.set_title("Forget vs retain accuracy (★ = retrained oracle)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    return _png(fig)
-
-
-def _curves_figure(plt: Any, results: Mapping[str, Any]) -> bytes | None:
-    """Losses (and accuracies, when a run recorded them) over the unlearning steps."""
-    import numpy as np
-
-    methods = results["methods"]
-    curves = results.get("curves") or {}
-    if not any(curves.values()):
-        return None
-    # the accuracy panel only when some run recorded accuracies over its steps (suite runs log losses)
-    with_acc = any(
-        p.get(k) is not None for pts in curves.values() for p in pts for k in ("forget_acc", "retain_acc")
-    )
-    fig, axes = plt.subplots(1, 2 if with_acc else 1, figsize=(10 if with_acc else 5.5, 4), squeeze=False)
-    ax2 = axes[0][-1]
-    panels = [(ax2, "forget_loss", "-", 1), (ax2, "retain_loss", "--", 1)]
-    if with_acc:
-        ax1 = axes[0][0]
-        panels = [(ax1, "forget_acc", "-", 100), (ax1, "retain_acc", "--", 100), *panels]
-    for i, (name, points) in enumerate(curves.items()):
-        steps = [p["step"] for p in points]
-        for ax, key, ls, scale in panels:
-            ys = [scale * p[key] if p.get(key) is not None else np.nan for p in points]
-            ax.plot(steps, ys, ls, color=f"C{i % 10}", marker=".", label=f"{name} {key.split('_')[0]}")
-    if with_acc:
-        oracle_f = mean_value(methods["oracle"].get("forget_acc"))
-        if oracle_f is not None:
-            ax1.axhline(100 * oracle_f, color="black", lw=1, ls=":", label="oracle forget")
-        ax1.set(xlabel="unlearning step", ylabel="accuracy (%)", title="Accuracy over steps")
-    ax2.set(xlabel="unlearning step", ylabel="loss", title="Loss over steps")
-    for ax in axes[0]:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return _png(fig)
-
-
-def _roc_figure(plt: Any, results: Mapping[str, Any]) -> bytes | None:
-    """ROC curves of each membership-inference attack, one panel per attack."""
-    methods = results["methods"]
-    roc = results.get("roc") or {}
-    attacks = sorted({a for per in roc.values() for a in per})
-    if not attacks:
-        return None
-    fig, axes = plt.subplots(1, len(attacks), figsize=(4.2 * len(attacks), 4.0), squeeze=False)
-    for ax, attack in zip(axes[0], attacks, strict=True):
-        for name, per in roc.items():
-            if attack in per:
-                ls = ":" if name == "oracle" else "-"
-                value = mean_value((methods.get(name, {}).get("mia_auc") or {}).get(attack))
-                label = name if value is None else f"{name} (AUC {value:.3f})"
-                ax.plot(per[attack]["fpr"], per[attack]["tpr"], ls, label=label)
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
-        ax.set(title=f"ROC: {attack}", xlabel="false positive rate", ylabel="true positive rate")
-        ax.set_aspect("equal")
-        ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _per_level_figure(plt: Any, results: Mapping[str, Any]) -> bytes | None:
-    """Change of the concept tokens' log-likelihood per level, inside and outside the scope."""
-    import numpy as np
-
-    per_level = results.get("per_level") or {}
-    if not per_level:
-        return None
-    names = list(per_level)
-    cols = [(lv, side) for lv in ("L1", "L2", "L3", "L4") for side in ("inside", "outside")]
-    data = np.array(
-        [[mean_value((per_level[n].get(lv) or {}).get(side)) or np.nan for lv, side in cols] for n in names],
-        dtype=float,
-    )
-    lim = float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 1.0
-    fig, ax = plt.subplots(figsize=(1.0 * len(cols) + 2, 0.5 * len(names) + 1.8))
-    im = ax.imshow(data, cmap="RdBu", vmin=-lim or -1, vmax=lim or 1, aspect="auto")
-    ax.set_xticks(range(len(cols)), [f"{lv}\n{side}" for lv, side in cols], fontsize=8)
-    ax.set_yticks(range(len(names)), names)
-    for i in range(len(names)):
-        for j in range(len(cols)):
-            if np.isfinite(data[i, j]):
-                dark = abs(data[i, j]) > 0.6 * lim
-                ax.text(
-                    j,
-                    i,
-                    f"{data[i, j]:+.2f}",
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if dark else "black",
-                )
-    ax.set_title("Δ log-likelihood of concept tokens after unlearning (inside / outside scope)")
-    fig.colorbar(im, ax=ax, label="Δ mean log p (nats/token)")
-    return _png(fig)
-
-
-def figures(results: Mapping[str, Any]) -> dict[str, bytes]:
-    """PNG bytes of each plot the data allows: ``accuracy``, ``curves``, ``roc``, ``per_level``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = {"accuracy": _accuracy_figure(plt, results["methods"])}
-    for name, draw in (("curves", _curves_figure), ("roc", _roc_figure), ("per_level", _per_level_figure)):
-        png = draw(plt, results)
-        if png is not None:
-            out[name] = png
-    return out
-
-
 # ------------------------------------------------------------------------------------------ HTML
 def _html_table(header: list[str], rows: list[list[tuple[str, Any, str]]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
@@ -462,6 +319,56 @@ def _html_table(header: list[str], rows: list[list[tuple[str, Any, str]]]) -> st
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def summary_rows(results: Mapping[str, Any]) -> tuple[list[str], list[list[Cell]]]:
+    """Header and cells of the ``summary`` table (measures as rows, methods as columns), as the terminal shows it."""
+    methods = results["methods"]
+    rows = [
+        [(label, None, ""), *((fmt(lookup(row, key), kind), mean_value(lookup(row, key)), f"{name}.{key}")
+                              for name, row in methods.items())]
+        for label, key, kind in results["summary"]["measures"]
+    ]  # fmt: skip
+    return ["measure", *methods], rows
+
+
+def _run_sections(results: Mapping[str, Any]) -> list[str]:
+    """HTML of the optional ``summary``, ``completions`` and ``timings`` sections."""
+    parts: list[str] = []
+    summary = results.get("summary")
+    if summary:
+        header, rows = summary_rows(results)
+        parts += [
+            f"<h2 id='summary'>{html.escape(summary.get('title') or 'Summary')}</h2>",
+            _html_table(header, rows),
+        ]
+        if summary.get("note"):
+            parts.append(f"<p>{html.escape(summary['note'])}</p>")
+    completions = results.get("completions") or []
+    if completions:
+        keys = [k for k in completions[0] if k not in ("kind", "prompt", "expected")]
+        rows = [
+            [(str(c.get(k, "")), None, "") for k in ("kind", "prompt", "expected", *keys)]
+            for c in completions
+        ]
+        parts += [
+            "<h2 id='completions'>Completions before and after unlearning</h2>",
+            _html_table(["record", "prompt", "expected", *keys], rows).replace(
+                "<table>", "<table class='text'>"
+            ),
+        ]
+    timings = results.get("timings") or []
+    if timings:
+        rows = [
+            [(t["stage"], None, ""), (f"{t['seconds']:.1f}", t["seconds"], f"timing.{t['stage']}"),
+             ("yes" if t["cached"] else "", None, "")]
+            for t in timings
+        ]  # fmt: skip
+        parts += [
+            "<h2 id='timings'>Where the time went</h2>",
+            _html_table(["stage", "seconds", "cached"], rows),
+        ]
+    return parts
+
+
 def render_html(results: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     """The HTML page: tables (with exact ``data-value`` numbers), the paper's numbers, embedded plots."""
     validate_results(results)
@@ -470,8 +377,9 @@ def render_html(results: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>"
         "body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-        ".note{color:#a33}</style></head><body>",
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
+        ".note{color:#a33}table.text td{text-align:left;white-space:pre-wrap;max-width:28em}"
+        "img{max-width:100%}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
     if results.get("model"):
@@ -486,6 +394,7 @@ def render_html(results: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
             )
             + "</p>"
         )
+    parts += _run_sections(results)
     for title_, cols in _tables(results):
         if not cols:
             continue
@@ -523,7 +432,8 @@ def render_html(results: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     captions = {
         "accuracy": "Forget vs retain accuracy per method; the star is the retrained oracle (the target).",
         "curves": "Forget and retain loss (and accuracy, when recorded) over unlearning steps.",
-        "roc": "Membership-inference ROC curves, forget (members) vs forget-holdout (non-members).",
+        "roc": "Membership-inference ROC curves, forget (members) vs forget-holdout (non-members); linear axes "
+        "above, log-log axes below (the low false-positive region).",
         "per_level": "Change of concept-token log-likelihood per hierarchy level, inside and outside scope.",
     }
     for name, data in pngs.items():

@@ -1,4 +1,4 @@
-"""The report's sections on how a run was made: the seeds one by one, the tuning, and where the time went.
+"""The report's sections on how a run was made: the seeds one by one, the tuning, and the time per kind of stage.
 
 Each section is ``(title, note, header, rows)`` with plain-text cells, rendered by :mod:`unlearn.eval.report` as
 a Markdown table and an HTML table. A section is left out when the results do not hold its data.
@@ -74,7 +74,8 @@ def tuning_section(results: Mapping[str, Any]) -> Section | None:
 
 def timings_section(results: Mapping[str, Any]) -> Section | None:
     """Seconds per kind of stage (a cached stage counts the time it took when it ran); every stage's own time is
-    under ``timings`` in ``results.json``."""
+    under ``timings`` in ``results.json`` and in the HTML's "Where the time went" table
+    (:func:`unlearn.eval.report._run_sections`)."""
     timings = results.get("timings")
     if not timings:
         return None
@@ -92,7 +93,7 @@ def timings_section(results: Mapping[str, Any]) -> Section | None:
     ran = sum(t["seconds"] for t in timings if not t["cached"])
     total = sum(t["seconds"] for t in timings)
     note = f"All stages when computed: {total:.0f} s; computed in this run: {ran:.0f} s."
-    return "Where the time went", note, ["stage", "stages", "seconds", "longest s", "cached"], rows
+    return "Time per kind of stage", note, ["stage", "stages", "seconds", "longest s", "cached"], rows
 
 
 def sections(results: Mapping[str, Any]) -> list[Section]:

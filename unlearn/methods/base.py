@@ -58,8 +58,15 @@ class TermContext(Protocol):
     device: Any
     model: Any  # the model being unlearned (a Hugging Face causal LM, before any wrapping)
     fmodel: Any  # the model the forward passes go through (DDP-wrapped on several processes)
+    data: Any  # unlearn.trainer.inputs.RunData: the forget and retain datasets
+    pad_id: int
+    sharded: bool
 
     def timer(self, name: str) -> Any: ...
+
+    def logits(self, batch: Batch) -> Tensor:
+        """The trained model's logits ``[B, T, V]`` on a batch (timed as ``forward``)."""
+        ...
 
     def token_logprobs(self, batch: Batch) -> Tensor:
         """``log p(x_t | x_<t)`` of the trained model on a batch (timed as ``forward``)."""
@@ -84,6 +91,10 @@ class ForgetTerm:
 
     def setup(self, run: TermContext) -> None:
         """Prepare per-run state; called once after the model is loaded, before adapters and sharding."""
+
+    def prepare_reference(self, run: TermContext) -> None:
+        """Compute what the term compares with, from the starting model; called once after adapters and
+        sharding, before the coordinates are selected (the model still holds its starting weights)."""
 
     def default_include(self, run: TermContext) -> list[str] | None:
         """Regexes of the parameters this term trains when ``train.include`` is not set (``None``: all)."""

@@ -49,6 +49,12 @@ class MethodConfig(StrictModel):
         "other tokens: a retain item's few answer tokens otherwise weigh as little as any question token",
     )
     beta: float = Field(0.1, gt=0, description="NPO / SimNPO / token-NPO temperature")
+    reference_k: int = Field(
+        32,
+        ge=2,
+        le=1024,
+        description="ref_kl: the reference's most likely tokens kept per position (the rest is one bucket)",
+    )
     gamma: float = Field(0.0, description="SimNPO margin")
     selection: Literal["none", "fisher"] = "fisher"
     rho: float = Field(

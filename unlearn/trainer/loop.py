@@ -85,12 +85,16 @@ class Unlearner:
                 use_cache=False,
             )
 
+    def logits(self, batch: Batch) -> Tensor:
+        """The trained model's logits on a batch."""
+        return self._forward(batch).logits
+
     def token_logprobs(self, batch: Batch) -> Tensor:
         """``log p(x_t | x_<t)`` of the trained model on a batch."""
         if self.fast is not None:
             with self.timer("forward"):
                 return self.fast.token_logprobs(batch, self.device)
-        return losses.token_logprobs(self._forward(batch).logits, batch["labels"].to(self.device))
+        return losses.token_logprobs(self.logits(batch), batch["labels"].to(self.device))
 
     def reference_logprobs(self, batch: Batch, like: Tensor) -> Tensor:
         """The starting model's token log-probabilities of the batch's records, shaped like ``like``."""
@@ -183,6 +187,7 @@ class Unlearner:
             candidates = fsdp.shard(self.model, self.forget_term.extra_models(), candidates, self.device)
         # after LoRA setup (adapters start at zero, so the outputs are the input model's) and sharding
         self.ref_logp = inputs.reference_logprobs(self) if m.needs_reference else None
+        self.forget_term.prepare_reference(self)
         self.fast = fast_pass(self, list(candidates))
         mask = select_mask(self, candidates)
         if cfg.model.gradient_checkpointing:

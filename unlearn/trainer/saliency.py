@@ -14,20 +14,22 @@ from unlearn.data import BatchStream
 from unlearn.methods.base import Batch
 from unlearn.selection import fisher_diagonal, load_mask, saliency, save_mask, top_fraction_mask
 from unlearn.sharding import full_tensor, local_part
-from unlearn.trainer.objectives import token_weights
+from unlearn.trainer.objectives import forget_weights, token_weights
 
 MASK_FILE = "mask.safetensors"
 
 
-def _weighted_nll(run: Any, pick: int) -> Callable[[Any, Batch], Tensor]:
-    """NLL weighted by one of :func:`token_weights`' arrays (0 every valid token, 1 target tokens)."""
+def _weighted_nll(run: Any, forget: bool) -> Callable[[Any, Batch], Tensor]:
+    """NLL weighted as the forget term weighs a forget batch's tokens (``forget``), or on every valid token."""
+    m = run.method
 
     def loss(model: Any, batch: Batch) -> Tensor:
         logits = model(
             input_ids=batch["input_ids"].to(run.device),
             attention_mask=batch["attention_mask"].to(run.device),
         ).logits
-        w = token_weights(batch)[pick]
+        valid, target, _, neutral = token_weights(batch)
+        w = forget_weights(target, neutral, m.forget_context_weight) if forget and m.needs_targets else valid
         return losses.nll_loss(
             losses.token_logprobs(logits, batch["labels"].to(run.device)), w.to(run.device)
         )
@@ -47,8 +49,8 @@ def fisher_mask(run: Any, candidates: dict[str, nn.Parameter]) -> dict[str, Tens
     fs = BatchStream(run.data.forget, t.batch_size, t.seed + 11, run.pad_id)
     assert run.retain_stream is not None
     rs = BatchStream(run.data.retain, run.retain_stream.batch_size, t.seed + 12, run.pad_id)
-    forget_loss = _weighted_nll(run, 1 if m.forget_tokens == "target" else 0)
-    retain_loss = _weighted_nll(run, 0)
+    forget_loss = _weighted_nll(run, forget=True)
+    retain_loss = _weighted_nll(run, forget=False)
     with run.timer("selection"):
         f_f = fisher_diagonal(
             run.model, (fs.next_batch() for _ in range(m.fisher_batches)), forget_loss, candidates

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
 
 from ontology.common.errors import MedunlearnError
 from unlearn.config import RunConfig
-from unlearn.demo.pipeline import DemoConfig, run_demo, select_demo_data
+from unlearn.demo.pipeline import SUMMARY_MEASURES, DemoConfig, run_demo, select_demo_data
 
 
 def test_demo_data_selection_is_disjoint_and_in_scope() -> None:
@@ -33,7 +35,9 @@ def test_demo_data_selection_is_disjoint_and_in_scope() -> None:
 
 @pytest.mark.slow  # the whole demo on the tiny model
 @pytest.mark.usefixtures("home")
-def test_tiny_demo_runs_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiny_demo_runs_caches_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = DemoConfig(model="tiny-llama")
     out = tmp_path / "demo"
     import unlearn.harness as harness
@@ -74,6 +78,21 @@ def test_tiny_demo_runs_caches_and_resumes(tmp_path: Path, monkeypatch: pytest.M
     assert len(recalled) >= 2
     assert all(c["prompt"] in recalled for c in shown)  # what was known is what is shown
     assert Path(results["report"]).is_file()
+    # the report's summary table has the rows, and the numbers, of the terminal table
+    from unlearn.cli_demo import print_results
+    from unlearn.eval.report import summary_rows
+
+    print_results(results)
+    terminal = capsys.readouterr().out.splitlines()
+    _, html_rows = summary_rows(results)
+    assert [r[0][0] for r in html_rows] == [m[0] for m in SUMMARY_MEASURES]
+    for cells in html_rows:
+        line = next(ln for ln in terminal if cells[0][0] in ln)
+        assert re.findall(r"\S+(?:%|\.\d+)|—", line.split(cells[0][0], 1)[1]) == [c[0] for c in cells[1:]]
+    html = Path(results["report"]).read_text()
+    assert all(html_escape(m[0]) in html for m in SUMMARY_MEASURES)
+    assert "Completions before and after unlearning" in html
+    assert html_escape(results["completions"][0]["expected"]) in html
     saved = json.loads((out / "report" / "results.json").read_text())
     assert saved["methods"]["dual"]["forget_acc"] == pytest.approx(rows["dual"]["forget_acc"])
 

@@ -232,7 +232,7 @@ def test_seeds_tuning_and_timings_sections(tmp_path: Path, results: dict[str, An
         "KP": "0.970", "H(efficacy, KP)": "0.878",
     }  # fmt: skip
     assert "Not tuned (the recipe's settings): ga." in md and "forget 2, retain 1 items" in md
-    times = _markdown_table(md, "Where the time went")
+    times = _markdown_table(md, "Time per kind of stage")
     assert times["unlearn"] == {
         "stages": "2",
         "seconds": "70.0",
@@ -241,5 +241,41 @@ def test_seeds_tuning_and_timings_sections(tmp_path: Path, results: dict[str, An
     }
     assert times["memorize"]["cached"] == "1 of 1"
     assert "computed in this run: 70 s" in md
-    for title in ("Seeds", "Tuning", "Where the time went"):
+    for title in ("Seeds", "Tuning", "Time per kind of stage"):
         assert f"<h2>{title}</h2>" in page
+
+
+def test_summary_completions_and_timings_sections(tmp_path: Path, results: dict[str, Any]) -> None:
+    """The demo's terminal rows (summary table, HTML and markdown), its completions and timings (HTML)."""
+    measures = [
+        ["forget records recalled (greedy)", "forget_recall", "pct"],
+        ["MIA AUC, LOSS", "mia_auc.loss", "auc"],
+    ]
+    for name, recall in (("memorized", 1.0), ("oracle", 0.0), ("dual", 0.05), ("ga", float("nan"))):
+        results["methods"][name]["forget_recall"] = recall
+    results["summary"] = {"title": "demo — tiny-llama", "measures": measures, "note": "recalled: <greedy>"}
+    results["completions"] = [
+        {"kind": "forgotten record", "prompt": "Patient A underwent", "expected": "appendectomy <1>",
+         "memorized": "appendectomy on 1 May", "dual": "spinal fusion"},
+    ]  # fmt: skip
+    results["timings"] = [{"stage": "memorize", "seconds": 12.34, "cached": False},
+                          {"stage": "oracle", "seconds": 0.0, "cached": True}]  # fmt: skip
+    header, rows = R.summary_rows(results)
+    assert header == ["measure", "memorized", "oracle", "dual", "ga"]
+    assert [[c[0] for c in cells] for cells in rows] == [
+        ["forget records recalled (greedy)", "100.0%", "0.0%", "5.0%", "—"],
+        ["MIA AUC, LOSS", "0.810", "0.500", "0.523", "0.310"],
+    ]
+    paths = R.write_report(results, tmp_path)
+    page = paths["html"].read_text()
+    order = [page.index(f"<h2 id='{s}'>") for s in ("summary", "completions", "timings")]
+    assert order == sorted(order) and order[-1] < page.index("Forgetting and preservation")
+    assert "recalled: &lt;greedy&gt;" in page and "appendectomy &lt;1&gt;" in page  # escaped
+    assert "<td>spinal fusion</td>" in page and "<td>yes</td>" in page
+    cells = _Cells()
+    cells.feed(page)
+    assert float(cells.values["timing.memorize"]) == 12.34
+    md = paths["markdown"].read_text()
+    summary = _markdown_table(md, "demo — tiny-llama")
+    assert summary["forget records recalled (greedy)"] == {"memorized": "100.0%", "oracle": "0.0%", "dual": "5.0%",
+                                                           "ga": "—"}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from ontology.common.errors import ConfigError, InputError
+from ontology.common.paths import home
 from tests.unlearn.engine_helpers import (
     FORGET_TEXTS,
     RETAIN_TEXTS,
@@ -246,6 +248,14 @@ def test_lora_adapters_get_gradients_with_gradient_checkpointing(
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").is_file() and (
         tmp_path / "out" / "model"
     ).is_dir()
+    # the adapter names its base model portably, never by this machine's cache path
+    adapter = tmp_path / "out" / "adapter"
+    assert (
+        json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == "tiny-llama"
+    )
+    assert not [
+        f.name for f in adapter.iterdir() if f.suffix in (".json", ".md") and str(home()) in f.read_text()
+    ]
 
 
 def test_dp_run_reports_epsilon(tmp_path: Path, data: tuple[Path, Path]) -> None:
