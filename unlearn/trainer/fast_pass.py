@@ -11,7 +11,8 @@
 The log-probabilities equal the full pass's up to float rounding (``tests/unlearn/trainer/test_fast_pass.py``).
 It applies on one process without LoRA, FSDP, DP or gradient checkpointing, to the decoders of
 :data:`unlearn.top_layers.DECODERS`; elsewhere the trainer takes the full pass. Passes outside the step loop
-(reference log-probabilities, Fisher selection, RMU's hidden states) take the full pass too.
+(reference log-probabilities, Fisher selection, RMU's hidden states) take the full pass too, and so does
+``dual``'s ``ref_kl`` forget term, which reads whole logits (``Unlearner.logits``).
 """
 
 from __future__ import annotations
