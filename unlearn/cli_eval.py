@@ -34,7 +34,9 @@ def _print_rows(results: dict[str, Any]) -> None:
 
     from unlearn.eval.terminal import measures_table
 
-    console = Console(width=max(110, Console().width))
+    # a column per model: wide enough for "100.000%" (or "0.250 ± 0.010" across seeds) under each
+    per_model = 10 if results["seeds"] == 1 else 16
+    console = Console(width=max(110, Console().width, 36 + per_model * len(results["methods"])))
     title = f"{results['suite']} — {results['size']}, {results['model']}, seeds {results['seeds']}"
     measures = [
         ("forget acc", "forget_acc", "pct"),
@@ -80,6 +82,34 @@ def suites(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
             typer.echo(f"    --size {s}: model {r['model']}, methods {','.join(r['methods'])}")
 
 
+def _default_out(inp: Any) -> Path:
+    """``runs/eval/<suite>[-<topic>]-<size>``: where a suite run and its tuning write by default."""
+    topic = f"-{inp.cfg.forget_label().split('/')[0].lower()}" if inp.cfg.dataset == "mhqa" else ""
+    return Path("runs/eval") / f"{inp.cfg.name}{topic}-{inp.size}"
+
+
+def _tuned_for(inp: Any, target: Path, tuned: Path | None, untuned: bool) -> Any:
+    """The tuned settings a suite run uses: ``--tuned FILE``, else ``OUT/tuned.json`` when it exists, never
+    with ``--untuned``."""
+    from unlearn.eval.runner import item_ids
+    from unlearn.eval.tuned import TUNED_FILE, identity, read_tuned
+
+    if untuned and tuned is not None:
+        from ontology.common.errors import MedunlearnError
+
+        raise MedunlearnError("--tuned and --untuned exclude each other")
+    path = tuned if tuned is not None else target / TUNED_FILE
+    if untuned or (tuned is None and not path.is_file()):
+        return None
+    ident = identity(inp.cfg.name, inp.cfg.forget_label(), inp.size, inp.model)
+    found = read_tuned(path, ident, {k: item_ids(v) for k, v in inp.tuning().items()})
+    typer.echo(
+        f"tuned settings: {path} ({', '.join(m for m in inp.methods if found.chosen(m)) or 'no method'})",
+        err=True,
+    )
+    return found
+
+
 @app.command("suite")
 def suite(
     name: str = typer.Argument(..., help="Suite name (see `medunlearn eval suites`) or a suite YAML file."),
@@ -87,7 +117,11 @@ def suite(
     methods: str | None = typer.Option(
         None, "--methods", help="Comma-separated methods (default: the size's)."
     ),
-    seeds: int = typer.Option(1, "--seeds", help="Run N seeds (splits, training, unlearning); mean ± std."),
+    seeds: int = typer.Option(
+        1,
+        "--seeds",
+        help="Run N seeds of unlearning and relearning on the same split and models; mean ± std.",
+    ),
     out: Path | None = typer.Option(
         None,
         "--out",
@@ -104,6 +138,10 @@ def suite(
     ),
     limit: int | None = typer.Option(None, "--limit", help="At most N items per split (a quick check)."),
     until: str | None = typer.Option(None, "--until", help="Stop after: masks, memorize, oracle, unlearn, …"),
+    tuned: Path | None = typer.Option(
+        None, "--tuned", help="Tuned settings from `eval tune` (default: OUT/tuned.json when it exists)."
+    ),
+    untuned: bool = typer.Option(False, "--untuned", help="Ignore OUT/tuned.json: the recipe's settings."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     force: bool = typer.Option(
         False, "--force", help="Write into OUT even when it holds files that are not an earlier run's."
@@ -112,7 +150,7 @@ def suite(
     """Memorize → oracle → unlearn (each method) → evaluate → relearn → report, as cached stages.
 
     Finished stages are reused (keyed by config hash); an interrupted run resumes. Inputs (suite, data files,
-    model and chat template, split sizes) are checked before any long computation.
+    model and chat template, split sizes, tuned settings) are checked before any long computation.
     """
     from ontology.common.outputs import check_output
     from unlearn.eval.runner import STAGE_GROUPS, run_suite
@@ -127,10 +165,9 @@ def suite(
     if out is not None:  # checked before the inputs are read
         check_output(out, STAGES_OUTPUT, inputs=inputs, force=force)
     inp = _inputs(name, size, data, methods, model, seeds, limit, forget_topic, drop_oral)
-    topic = f"-{inp.cfg.forget_label().split('/')[0].lower()}" if inp.cfg.dataset == "mhqa" else ""
-    target = out or Path("runs/eval") / f"{inp.cfg.name}{topic}-{size}"
+    target = out or _default_out(inp)
     check_output(target, STAGES_OUTPUT, inputs=inputs, force=force)
-    results = run_suite(inp, target, until=until)
+    results = run_suite(inp, target, until=until, tuned=_tuned_for(inp, target, tuned, untuned))
     if results is None:
         typer.echo(f"stopped after {until}; stages in {target / 'stages'}")
         return
@@ -138,6 +175,66 @@ def suite(
         typer.echo(json.dumps(results, indent=2, default=str))
     else:
         _print_rows(results)
+
+
+@app.command("tune")
+def tune(
+    name: str = typer.Argument(..., help="Suite name (see `medunlearn eval suites`) or a suite YAML file."),
+    size: str = typer.Option("smoke", "--size", help="smoke or small (full reports every item: none left)."),
+    methods: str | None = typer.Option(
+        None, "--methods", help="Comma-separated methods (default: the size's)."
+    ),
+    trials: int | None = typer.Option(
+        None, "--trials", help="Trials per method (default: the size's tune.trials)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Default: runs/eval/<suite>-<size> (as eval suite)."
+    ),
+    data: Path | None = typer.Option(None, "--data", help="Shared data folder (default ../shared/data)."),
+    model: str | None = typer.Option(None, "--model", help="Override the size's model."),
+    forget_topic: str | None = typer.Option(None, "--forget-topic", help="MHQA: the forgotten topic."),
+    drop_oral: bool | None = typer.Option(
+        None, "--drop-oral/--keep-oral", help="MedMCQA: oral surgery items."
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", help="At most N items per tuning part (a quick check)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the tuned settings as JSON."),
+) -> None:
+    """Tune every method on the suite's tuning split (disjoint from the reported one) with the same budget.
+
+    Memorize and oracle models of the tuning split, then N trials per method over its learning rate and main
+    knob (the size's `tune` section); the chosen settings go to OUT/tuned.json, which `eval suite` reads.
+    """
+    from unlearn.eval.tune import run_tuning
+
+    inp = _inputs(name, size, data, methods, model, 1, limit, forget_topic, drop_oral)
+    found = run_tuning(inp, out or _default_out(inp), trials=trials)
+    if as_json:
+        typer.echo(json.dumps(found.data, indent=2))
+        return
+    _print_tuned(found.data, found.path)
+
+
+def _print_tuned(data: dict[str, Any], path: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from unlearn.eval.report import fmt
+
+    table = Table(
+        title=f"tuned on {sum(map(len, data['split'].values()))} tuning items, {data['budget']['trials']} trials each"
+    )
+    for col in ("method", "chosen", "trial", "KP ≥ min", "efficacy", "KP", "harmonic"):
+        table.add_column(col)
+    for m, entry in data["methods"].items():
+        best = entry["trials"][entry["trial"]]
+        chosen = ", ".join(f"{k} {v:g}" for k, v in entry["chosen"].items())
+        table.add_row(m, chosen, str(entry["trial"] + 1), "yes" if entry["eligible"] else "no",
+                      fmt(best["efficacy"], "ratio"), fmt(best["kp"], "ratio"), fmt(best["harmonic"], "ratio"))  # fmt: skip
+    Console(width=max(110, Console().width)).print(table)
+    typer.echo(f"rule: {data['rule']}")
+    typer.echo(f"tuned settings: {path}")
 
 
 @app.command("model")

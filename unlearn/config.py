@@ -109,6 +109,12 @@ class TrainSection(StrictModel):
     keep_checkpoints: int = Field(2, ge=1)
     stop_after: int | None = Field(None, ge=1, description="interrupt after this many steps (resumable)")
     cpu: bool = Field(False, description="force CPU even when an accelerator is present")
+    fast_pass: bool = Field(
+        True,
+        description="skip work that cannot change a loss: the LM head on padding, and the frozen lower layers of a "
+        "record already seen (unlearn/trainer/fast_pass.py); False: full forward passes (same numbers up to "
+        "float rounding)",
+    )
     fsdp: bool = Field(
         False,
         description="shard the parameters over the ranks of torchrun / accelerate launch with FSDP2 (one unit "

@@ -205,13 +205,17 @@ class BatchStream:
     """An endless stream of shuffled batches from one dataset, driven by its own seeded generator.
 
     Each epoch is a fresh permutation; a batch that crosses an epoch boundary continues into the next
-    permutation. :meth:`state_dict` / :meth:`load_state_dict` make the stream resumable exactly.
+    permutation. With ``length_groups`` = k the permutation is cut into chunks of k batches, each chunk sorted
+    by length and cut into batches, and the full batches are shuffled (a short last batch stays last): batches
+    of similar lengths, so less padding, still a random order. :meth:`state_dict` / :meth:`load_state_dict`
+    make the stream resumable exactly.
     """
 
     dataset: TokenDataset
     batch_size: int
     seed: int
     pad_id: int = 0
+    length_groups: int | None = None
     _gen: torch.Generator = field(init=False, repr=False)
     _perm: list[int] = field(init=False, repr=False, default_factory=list)
     _pos: int = field(init=False, default=0)
@@ -219,14 +223,30 @@ class BatchStream:
     def __post_init__(self) -> None:
         if len(self.dataset) == 0:
             raise ValueError("cannot sample from an empty dataset")
+        if self.length_groups is not None and self.length_groups < 1:
+            raise ValueError("length_groups must be at least 1")
         self._gen = torch.Generator().manual_seed(self.seed)
+
+    def _epoch(self) -> list[int]:
+        perm = torch.randperm(len(self.dataset), generator=self._gen).tolist()
+        if self.length_groups is None:
+            return perm
+        bs, records = self.batch_size, self.dataset.records
+        size = self.length_groups * bs
+        batches = []
+        for lo in range(0, len(perm), size):
+            chunk = sorted(perm[lo : lo + size], key=lambda i: len(records[i].input_ids))
+            batches += [chunk[j : j + bs] for j in range(0, len(chunk), bs)]
+        short = batches.pop() if len(batches[-1]) < bs else None
+        order = torch.randperm(len(batches), generator=self._gen).tolist()
+        return [i for b in order for i in batches[b]] + (short or [])
 
     def next_indices(self) -> list[int]:
         """The dataset indices of the next batch."""
         out: list[int] = []
         while len(out) < self.batch_size:
             if self._pos >= len(self._perm):
-                self._perm = torch.randperm(len(self.dataset), generator=self._gen).tolist()
+                self._perm = self._epoch()
                 self._pos = 0
             take = min(self.batch_size - len(out), len(self._perm) - self._pos)
             out.extend(self._perm[self._pos : self._pos + take])

@@ -3,9 +3,9 @@
 Only the top ``train_layers`` decoder layers (and the final norm) are trained — the calibration in
 ``docs/method-choices.md``: SmolLM2's top 8 of 30 layers at lr 3e-4 memorise ~100 short items in 8 epochs.
 The layers below never change, so the hidden states entering the first trained layer are computed once per
-record (:func:`frozen_states`) and each step runs only the trained layers (:func:`top_logits`): the same
-logits as a full forward pass; on SmolLM2 an 8-step run with the one-off pass took 0.88x the time of full
-passes (``benchmarks/bench_finetune.py``: the LM head and the top layers' backward pass remain).
+record and each step runs only the trained layers; the LM head runs only on the tokens the loss weighs
+(:mod:`unlearn.top_layers`): the same loss as a full forward pass up to float rounding. ``length_groups``
+batches records of similar length (less padding). ``benchmarks/bench_finetune.py`` measures each.
 Checkpoints (``checkpoint/``: ``trainable.safetensors`` and ``state.safetensors``, never a pickle) are written
 atomically every ``checkpoint_every`` steps; a run started again in the same directory resumes from the last
 one and ends with the same weights as an uninterrupted run. A checkpoint that cannot be read, or does not fit
@@ -32,6 +32,15 @@ from ontology.common.progress import bar
 from unlearn.data import BatchStream, Record, TokenDataset
 from unlearn.losses import nll_loss, token_logprobs
 from unlearn.tensor_io import StateFileError, load_state, save_state, save_tensors
+from unlearn.top_layers import (
+    first_trained_layer,
+    frozen_states,
+    full_hidden,
+    head_logprobs,
+    pad_states,
+    supported,
+    top_hidden,
+)
 
 
 class FinetuneConfig(StrictModel):
@@ -45,6 +54,12 @@ class FinetuneConfig(StrictModel):
     )
     seed: int = 0
     checkpoint_every: int = Field(10, ge=1)
+    length_groups: int | None = Field(
+        None,
+        ge=1,
+        description="batches of similar length: sort each chunk of this many batches by length (less padding); "
+        "None: plain shuffled batches",
+    )
 
 
 def trainable_names(model: torch.nn.Module, train_layers: int | None) -> list[str]:
@@ -60,84 +75,6 @@ def trainable_names(model: torch.nn.Module, train_layers: int | None) -> list[st
         if (m and int(m.group(1)) >= first) or name.endswith("model.norm.weight"):
             keep.append(name)
     return keep
-
-
-def _first_trained_layer(model: torch.nn.Module, names: list[str]) -> int | None:
-    """Index of the lowest decoder layer with a trained parameter, when everything below it is frozen
-    (a Hugging Face decoder with ``model.layers``); None when the frozen-prefix shortcut does not apply."""
-    layers = getattr(getattr(model, "model", None), "layers", None)
-    if not isinstance(layers, torch.nn.ModuleList):
-        return None
-    found = [int(m.group(1)) for n in names if (m := re.search(r"^model\.layers\.(\d+)\.", n))]
-    others = [n for n in names if not n.startswith("model.layers.") and n != "model.norm.weight"]
-    if not found or others or min(found) == 0:
-        return None
-    return min(found)
-
-
-class _Captured(Exception):
-    def __init__(self, hidden: torch.Tensor) -> None:
-        self.hidden = hidden
-
-
-@torch.no_grad()
-def frozen_states(
-    model: torch.nn.Module, records: list[Record], first: int, *, pad_id: int, batch_size: int = 8
-) -> list[torch.Tensor]:
-    """Per record, the hidden states entering decoder layer ``first`` (``[n_tokens, hidden]``).
-
-    Batches are right-padded, so under causal attention a record's states do not depend on its batch.
-    """
-    from unlearn.data import collate
-
-    dataset = TokenDataset(records)
-    decoder: Any = model.model
-    layer = decoder.layers[first]
-
-    def capture(module: Any, args: tuple, kwargs: dict) -> None:
-        raise _Captured(args[0] if args else kwargs["hidden_states"])
-
-    handle = layer.register_forward_pre_hook(capture, with_kwargs=True)
-    states: list[torch.Tensor] = []
-    try:
-        for lo in range(0, len(dataset), batch_size):
-            batch = collate([dataset[i] for i in range(lo, min(lo + batch_size, len(dataset)))], pad_id)
-            try:
-                model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
-            except _Captured as got:
-                lengths = batch["attention_mask"].sum(1).tolist()
-                states += [got.hidden[i, :n].detach().clone() for i, n in enumerate(lengths)]
-            else:
-                raise MedunlearnError(
-                    f"decoder layer {first} was never called: cannot reuse the frozen layers"
-                )
-    finally:
-        handle.remove()
-    return states
-
-
-def top_logits(
-    model: torch.nn.Module, first: int, hidden: torch.Tensor, attention_mask: torch.Tensor
-) -> torch.Tensor:
-    """Logits of a forward pass that starts at decoder layer ``first`` from the given hidden states.
-
-    The model runs with its lower layers taken out for the call (``inputs_embeds`` = ``hidden``): its own
-    causal mask, rotary positions, final norm and LM head apply as in a full pass.
-    """
-    decoder: Any = model.model
-    layers = decoder.layers
-    decoder.layers = torch.nn.ModuleList(list(layers)[first:])
-    try:
-        return model(inputs_embeds=hidden, attention_mask=attention_mask, use_cache=False).logits
-    finally:
-        decoder.layers = layers
-
-
-def _pad_states(states: list[torch.Tensor], index: torch.Tensor, width: int) -> torch.Tensor:
-    out = torch.zeros((len(index), width, states[0].shape[-1]), dtype=states[0].dtype)
-    for row, i in enumerate(index.tolist()):
-        out[row, : states[i].shape[0]] = states[i]
-    return out
 
 
 STATE = "state.safetensors"
@@ -189,11 +126,13 @@ def finetune(
     pad_id: int,
     desc: str = "fine-tune",
     reuse_frozen: bool = True,
+    read_head: bool = True,
 ) -> dict[str, Any]:
     """Fine-tune ``model`` in place on ``records`` (token-weighted NLL); return a summary.
 
-    ``reuse_frozen`` computes the frozen lower layers once per record (see the module notes); False runs
-    the full model every step (same result up to float rounding).
+    ``reuse_frozen`` computes the frozen lower layers once per record, ``read_head`` runs the LM head only on
+    tokens with a non-zero weight (see the module notes); False runs the full model, or the LM head on every
+    position, every step (same result up to float rounding).
 
     Raises
     ------
@@ -209,30 +148,43 @@ def finetune(
         param.requires_grad_(name in wanted)
     params = [p for n, p in model.named_parameters() if n in wanted]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    stream = BatchStream(TokenDataset(records), cfg.batch_size, seed=cfg.seed, pad_id=pad_id)
+    stream = BatchStream(
+        TokenDataset(records), cfg.batch_size, seed=cfg.seed, pad_id=pad_id, length_groups=cfg.length_groups
+    )
     total = max(1, math.ceil(cfg.epochs * len(records) / cfg.batch_size))
     ckpt = workdir / "checkpoint"
     step, losses = 0, list[float]()
     if ckpt.exists():
         step, losses = _load_checkpoint(ckpt, model, optimizer, stream)
     start = time.perf_counter()
-    first = _first_trained_layer(model, names) if reuse_frozen else None
+    first = first_trained_layer(model, names) if reuse_frozen else None
+    read_head = read_head and supported(model)
     states = None
+    frozen_seconds = 0.0
     if first is not None and step < total:
         model.eval()  # no dropout in the frozen layers' cached output
         states = frozen_states(model, records, first, pad_id=pad_id, batch_size=cfg.batch_size)
+        frozen_seconds = time.perf_counter() - start
     model.train()
     progress = bar(desc=desc, total=total, unit="step")
     progress.update(step)
     while step < total:
         batch = stream.next_batch()
-        if states is not None and first is not None:
-            hidden = _pad_states(states, batch["index"], batch["input_ids"].shape[1])
-            logits = top_logits(model, first, hidden, batch["attention_mask"])
-        else:
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        logp = token_logprobs(logits, batch["labels"])
         weights = batch["weight"][:, 1:] * (batch["labels"][:, 1:] != -100)
+        out = None  # the decoder's output, when the LM head runs apart from it
+        if states is not None and first is not None:
+            hidden = pad_states(states, batch["index"], batch["input_ids"].shape[1])
+            out = top_hidden(model, first, hidden, batch["attention_mask"])
+        elif read_head:
+            out = full_hidden(model, batch["input_ids"], batch["attention_mask"])
+        if out is None:
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logp = token_logprobs(logits, batch["labels"])
+        elif read_head:
+            logp = head_logprobs(model, out, batch["labels"], weights != 0)
+        else:
+            lm_head: Any = model.lm_head
+            logp = token_logprobs(lm_head(out), batch["labels"])
         loss = nll_loss(logp, weights)
         if not torch.isfinite(loss):
             raise MedunlearnError(
@@ -263,4 +215,5 @@ def finetune(
         "losses": losses,
         "trainable_parameters": int(sum(p.numel() for p in params)),
         "seconds_this_session": time.perf_counter() - start,
+        "frozen_seconds": frozen_seconds,  # the one-off pass through the frozen layers, included above
     }

@@ -163,16 +163,17 @@ def unlearn_stage(run_config: RunConfig) -> StageFn:
 
 def unlearn_stages(
     runner: Runner, recipe: UnlearnRecipe, methods: Sequence[str], *, seed: int, model: str, forget: Path,
-    retain: Path, max_length: int,
+    retain: Path, max_length: int, suffix: str = "",
 ) -> dict[str, StageResult]:  # fmt: skip
-    """Unlearn the model ``model`` with each method on the recipe's budget (stages ``unlearn-<method>``)."""
+    """Unlearn the model ``model`` with each method on the recipe's budget (stages ``unlearn-<method>``,
+    shown as ``unlearn <method><suffix>``)."""
     out = {}
     for method in methods:
         cfg = recipe.run_config(
             method, seed=seed, model=model, forget=str(forget), retain=[str(retain)], max_length=max_length
         )
         out[method] = runner.run(
-            f"unlearn-{method}", unlearn_stage_key(cfg), unlearn_stage(cfg), label=f"unlearn {method}"
+            f"unlearn-{method}", unlearn_stage_key(cfg), unlearn_stage(cfg), label=f"unlearn {method}{suffix}"
         )
     return out
 
@@ -182,9 +183,10 @@ def evaluate_stages(
     models: Mapping[str, str],
     key: Mapping[str, Any],
     evaluate: Callable[[Any, Any], dict[str, Any]],
+    suffix: str = "",
 ) -> dict[str, dict[str, Any]]:
     """``evaluate(model, tokenizer)`` of each model directory (stages ``evaluate-<name>``, keyed by the model
-    and ``key``); returns what each evaluation returned."""
+    and ``key``, shown as ``evaluate <name><suffix>``); returns what each evaluation returned."""
     from unlearn.models import load_model
 
     def stage(model_dir: str) -> StageFn:
@@ -195,7 +197,7 @@ def evaluate_stages(
 
     return {
         name: runner.run(
-            f"evaluate-{name}", {"model": path, **key}, stage(path), label=f"evaluate {name}"
+            f"evaluate-{name}", {"model": path, **key}, stage(path), label=f"evaluate {name}{suffix}"
         ).info
         for name, path in models.items()
     }

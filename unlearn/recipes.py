@@ -2,7 +2,8 @@
 
 A :class:`Recipe` is what one size of a suite (``unlearn/eval/suites/*.yaml``) or one model of the demo
 (``unlearn/demo/recipes.yaml``) fixes: the model, the sequence length and the recipe of every stage. Its
-:class:`UnlearnRecipe` turns into the typed run config of each method (:meth:`UnlearnRecipe.run_config`).
+:class:`UnlearnRecipe` turns into the typed run config of each method (:meth:`UnlearnRecipe.run_config`);
+its :class:`TuneRecipe` is the search space of ``medunlearn eval tune``.
 
 Examples
 --------
@@ -89,6 +90,51 @@ class RelearnRecipe(StrictModel):
     train_layers: int | None = Field(None, ge=1)
 
 
+class TuneRecipe(StrictModel):
+    """The tuning budget every method gets (``medunlearn eval tune``): ``trials`` runs of the unlearn recipe on
+    the tuning split, over a log-uniform range of its learning rate and of at most one other key of its
+    ``MethodConfig`` (its main knob); a method without a knob is tuned over its learning rate alone."""
+
+    trials: int = Field(8, ge=1, description="trials per method")
+    seed: int = Field(0, description="seed of the trial points (the same design for every method)")
+    lr: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="learning-rate range [lo, hi] per method; 'default' for the others"
+    )
+    knobs: dict[str, dict[str, tuple[float, float]]] = Field(
+        default_factory=dict, description="per method: {MethodConfig key: [lo, hi]}, at most one key"
+    )
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> TuneRecipe:
+        for where, lo, hi in [(f"lr.{m}", *r) for m, r in self.lr.items()] + [
+            (f"knobs.{m}.{k}", *r) for m, kv in self.knobs.items() for k, r in kv.items()
+        ]:
+            if not 0 < lo <= hi:
+                raise ValueError(f"{where}: a range [lo, hi] needs 0 < lo <= hi (log-uniform)")
+        for name, kv in self.knobs.items():
+            if name not in METHODS:
+                raise ValueError(f"knobs: unknown method {name!r}; known: {', '.join(METHODS)}")
+            if len(kv) > 1:
+                raise ValueError(f"knobs.{name}: one main knob per method, got {', '.join(kv)}")
+            for key in kv:
+                field = MethodConfig.model_fields.get(key)
+                if field is None or field.annotation not in (float, int, float | None):
+                    raise ValueError(f"knobs.{name}: {key!r} is not a numeric key of the method section")
+        return self
+
+    def space(self, method: str) -> dict[str, tuple[float, float]]:
+        """The ranges of ``method``'s trials: ``lr`` and its knob (if any)."""
+        if method in self.lr:
+            lr = self.lr[method]
+        elif "default" in self.lr:
+            lr = self.lr["default"]
+        else:
+            raise MedunlearnError(
+                f"the tuning recipe has no learning-rate range for {method!r} and no 'default'"
+            )
+        return {"lr": lr, **self.knobs.get(method, {})}
+
+
 class Recipe(StrictModel):
     """Everything a suite size (or a demo model) fixes: the model and the recipes of memorize/oracle,
     unlearn and relearn."""
@@ -101,6 +147,7 @@ class Recipe(StrictModel):
     memorize: FinetuneConfig = Field(default_factory=FinetuneConfig)
     unlearn: UnlearnRecipe = Field(default_factory=UnlearnRecipe)
     relearn: RelearnRecipe = Field(default_factory=RelearnRecipe)
+    tune: TuneRecipe | None = Field(None, description="the tuning budget (medunlearn eval tune)")
 
     def check_methods(self, methods: Sequence[str]) -> None:
         """One line for a method that is not registered or has no learning rate here, before any stage runs."""

@@ -87,6 +87,33 @@ def test_forget_and_retain_streams_are_independent() -> None:
     assert mixed == alone
 
 
+def test_length_groups_cut_padding_and_keep_epochs_whole() -> None:
+    from unlearn.data import Record
+
+    gen = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 60, (42,), generator=gen).tolist()
+    data = TokenDataset([Record(str(i), [1] * n, [0] * n, [0] * n, [1.0] * n) for i, n in enumerate(lengths)])
+
+    def padding(stream: BatchStream) -> tuple[int, list[list[int]]]:
+        batches = [stream.next_indices() for _ in range(21)]  # 168 draws = 4 epochs of 42
+        pad = sum(len(b) * max(lengths[i] for i in b) - sum(lengths[i] for i in b) for b in batches)
+        return pad, batches
+
+    plain_pad, _ = padding(BatchStream(data, 8, seed=1))
+    grouped_pad, batches = padding(BatchStream(data, 8, seed=1, length_groups=5))
+    assert grouped_pad < plain_pad / 2
+    flat = sum(batches, [])
+    for epoch in range(4):  # every record once per epoch
+        assert sorted(flat[42 * epoch : 42 * (epoch + 1)]) == list(range(42))
+    # within an epoch the 5 full batches come in a seeded order, each from the length-sorted chunk of 40
+    first = [flat[8 * k : 8 * k + 8] for k in range(5)]
+    assert all([lengths[i] for i in b] == sorted(lengths[i] for i in b) for b in first)
+    again = BatchStream(data, 8, seed=1, length_groups=5)
+    assert [again.next_indices() for _ in range(21)] == batches
+    with pytest.raises(ValueError, match="length_groups"):
+        BatchStream(data, 8, seed=1, length_groups=0)
+
+
 def test_empty_dataset_cannot_be_streamed() -> None:
     with pytest.raises(ValueError, match="empty"):
         BatchStream(_dataset(0), 2, seed=0)

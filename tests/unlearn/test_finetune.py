@@ -126,35 +126,20 @@ def test_stage_runner_caches_and_resumes(tmp_path: Path) -> None:
     assert other.path != res.path
 
 
-def test_top_logits_equal_a_full_forward_pass(tiny) -> None:
-    from unlearn.data import TokenDataset, collate
-    from unlearn.finetune import _pad_states, frozen_states, top_logits
-
-    model, tok = tiny
-    model.eval()
-    records = _records(tok)
-    states = frozen_states(model, records, 1, pad_id=0, batch_size=2)  # batched 2 + 1: padding is ignored
-    assert [s.shape[0] for s in states] == [len(r.input_ids) for r in records]
-    dataset = TokenDataset(records)
-    batch = collate([dataset[i] for i in range(len(records))], 0)
-    hidden = _pad_states(states, batch["index"], batch["input_ids"].shape[1])
-    with torch.no_grad():
-        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        top = top_logits(model, 1, hidden, batch["attention_mask"])
-    real = batch["attention_mask"].bool()
-    torch.testing.assert_close(top[real], full[real], atol=1e-5, rtol=1e-5)
-    assert len(model.model.layers) == model.config.num_hidden_layers  # the layers are put back
-
-
 @pytest.mark.usefixtures("home")
-def test_reusing_frozen_layers_trains_the_same_weights(tmp_path: Path) -> None:
+def test_reusing_frozen_layers_and_reading_the_head_train_the_same_weights(tmp_path: Path) -> None:
     cfg = FinetuneConfig(epochs=3, batch_size=2, lr=1e-2, train_layers=1)
-    weights = []
-    for reuse in (True, False):
+    weights = {}
+    for reuse, read in ((False, False), (True, False), (False, True), (True, True)):
         model, tok = load_model("tiny-llama")
-        finetune(model, _records(tok), cfg, tmp_path / str(reuse), pad_id=0, reuse_frozen=reuse)
-        weights.append({n: p.detach().clone() for n, p in model.named_parameters()})
-    for name, value in weights[0].items():
-        torch.testing.assert_close(value, weights[1][name], atol=1e-5, rtol=1e-4, msg=name)
-    assert any(".layers.1." in n and not torch.equal(weights[0][n], load_model("tiny-llama")[0].state_dict()[n])
-               for n in weights[0])  # fmt: skip
+        records = _records(tok)
+        records[0].weight[:4] = [0.0] * 4  # weight 0: the head skips these positions, the loss too
+        run = tmp_path / f"{reuse}-{read}"
+        finetune(model, records, cfg, run, pad_id=0, reuse_frozen=reuse, read_head=read)
+        weights[reuse, read] = {n: p.detach().clone() for n, p in model.named_parameters()}
+    full = weights[False, False]
+    for key, got in weights.items():
+        for name, value in got.items():
+            torch.testing.assert_close(value, full[name], atol=1e-5, rtol=1e-4, msg=f"{key} {name}")
+    assert any(".layers.1." in n and not torch.equal(full[n], load_model("tiny-llama")[0].state_dict()[n])
+               for n in full)  # fmt: skip

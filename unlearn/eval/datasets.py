@@ -53,6 +53,12 @@ SIZES: dict[str, tuple[int | None, int | None, int | None, int | None]] = {
     "full": (None, None, None, None),
 }
 SPLITS = ("forget", "forget_holdout", "retain", "retain_holdout")
+#: Tuning split sizes per preset, taken after the reported items in the seed-0 order (:func:`tuning_split`);
+#: ``full`` reports every item, so it has none left to tune on.
+TUNING_SIZES: dict[str, tuple[int, int, int, int]] = {
+    "smoke": (12, 12, 12, 12),
+    "small": (50, 50, 100, 50),
+}
 
 
 @dataclass
@@ -262,6 +268,28 @@ def seeded_order(items: Sequence[dict[str, Any]], seed: int) -> list[dict[str, A
     return sorted(items, key=lambda it: _rank_key(seed, it))
 
 
+def _cut(
+    ordered: list[dict[str, Any]], n_mem: int | None, n_hold: int | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The first ``n_mem`` items and the next ``n_hold``; ``None`` halves the items (the odd one memorised),
+    and a preset larger than the items shrinks both parts proportionally."""
+    if n_mem is None or n_hold is None:
+        n_mem = (len(ordered) + 1) // 2
+        n_hold = len(ordered) - n_mem
+    elif n_mem + n_hold > len(ordered):
+        n_mem = min(len(ordered), max(1, round(len(ordered) * n_mem / (n_mem + n_hold))))
+        n_hold = len(ordered) - n_mem
+    return ordered[:n_mem], ordered[n_mem : n_mem + n_hold]
+
+
+def _check_nonempty(out: dict[str, list[dict[str, Any]]], source: ItemSet, what: str) -> None:
+    for name, items in out.items():
+        if not items:
+            raise MedunlearnError(
+                f"split {name!r} is empty ({source.source}: {len(source)} items for {what})"
+            )
+
+
 def split_items(
     forget: ItemSet, retain: ItemSet, size: str = "small", seed: int = 0
 ) -> dict[str, list[dict[str, Any]]]:
@@ -279,18 +307,43 @@ def split_items(
         (("forget", "forget_holdout"), forget, (n_f, n_fh)),
         (("retain", "retain_holdout"), retain, (n_r, n_rh)),
     ):
-        ordered = seeded_order(source.items, seed)
-        if n_mem is None or n_hold is None:
-            n_mem = (len(ordered) + 1) // 2
-            n_hold = len(ordered) - n_mem
-        elif n_mem + n_hold > len(ordered):  # too few items: shrink both parts proportionally
-            n_mem = min(len(ordered), max(1, round(len(ordered) * n_mem / (n_mem + n_hold))))
-            n_hold = len(ordered) - n_mem
-        out[mem] = ordered[:n_mem]
-        out[hold] = ordered[n_mem : n_mem + n_hold]
-        for name in (mem, hold):
-            if not out[name]:
-                raise MedunlearnError(
-                    f"split {name!r} is empty ({source.source}: {len(source)} items for size {size!r})"
-                )
+        out[mem], out[hold] = _cut(seeded_order(source.items, seed), n_mem, n_hold)
+        _check_nonempty({mem: out[mem], hold: out[hold]}, source, f"size {size!r}")
+    return out
+
+
+def tuning_split(forget: ItemSet, retain: ItemSet, size: str = "small") -> dict[str, list[dict[str, Any]]]:
+    """The tuning split of a size: the same four parts (:data:`TUNING_SIZES`), cut from the items that follow
+    the reported split (:func:`split_items` with seed 0) in the seed-0 order.
+
+    No tuning item shares an id or a ``group`` (MHQA: a source abstract) with any reported item, so tuning
+    never reads a reported item, nor a question written from the same abstract as one. When fewer items are
+    left than the preset asks (MedMCQA Surgery: 50 after the 200 reported), both parts of a set shrink
+    proportionally.
+
+    Raises
+    ------
+    MedunlearnError
+        For a size without a tuning split (``full`` reports every item) or an empty tuning part.
+    """
+    if size not in TUNING_SIZES:
+        raise MedunlearnError(
+            f"size {size!r} has no tuning split (it reports every item); tune with {', '.join(TUNING_SIZES)}"
+        )
+    reported = split_items(forget, retain, size, 0)
+    used = {str(it["id"]) for part in reported.values() for it in part}
+    groups = {str(it.get("group", it["id"])) for part in reported.values() for it in part}
+    n_f, n_fh, n_r, n_rh = TUNING_SIZES[size]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for (mem, hold), source, (n_mem, n_hold) in (
+        (("forget", "forget_holdout"), forget, (n_f, n_fh)),
+        (("retain", "retain_holdout"), retain, (n_r, n_rh)),
+    ):
+        rest = [
+            it
+            for it in seeded_order(source.items, 0)
+            if str(it["id"]) not in used and str(it.get("group", it["id"])) not in groups
+        ]
+        out[mem], out[hold] = _cut(rest, n_mem, n_hold)
+        _check_nonempty({mem: out[mem], hold: out[hold]}, source, f"the tuning split of size {size!r}")
     return out

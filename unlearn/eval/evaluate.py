@@ -152,7 +152,7 @@ def evaluate_model_dir(
 
     model, tok = load_model(model_dir)
     check_chat_model(tok, str(model_dir))
-    sp = inp.splits[0]
+    sp = inp.split
     ev = evaluate_checkpoint(model, tok, sp)
     out: dict[str, Any] = {
         "model": str(model_dir),

@@ -20,15 +20,23 @@ from pathlib import Path
 from typing import Any
 
 from ontology.common.errors import MedunlearnError
-from unlearn.eval.datasets import ItemSet, split_items
+from unlearn.eval.datasets import ItemSet, split_items, tuning_split
 from unlearn.eval.suite import MESH_LABELS, MESH_TREE, SuiteConfig
 from unlearn.prompts import answer_text
 from unlearn.recipes import Recipe
 
+Split = dict[str, list[dict[str, Any]]]
+
 
 @dataclass
 class SuiteInputs:
-    """Everything resolved before any long computation: recipe, model, tokenizer, data and splits."""
+    """Everything resolved before any long computation: recipe, model, tokenizer, data, the reported split and
+    the seeds.
+
+    The reported split is the seed-0 order's (:func:`unlearn.eval.datasets.split_items`) for every seed: seeds
+    vary the unlearning and relearning runs, so the memorised and oracle models serve every seed and the
+    tuning split (:meth:`tuning`) stays disjoint from what is reported.
+    """
 
     cfg: SuiteConfig
     size: str
@@ -40,7 +48,14 @@ class SuiteInputs:
     data_dir: Path
     forget: ItemSet
     retain: ItemSet
-    splits: dict[int, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    split: Split = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    limit: int | None = None
+
+    def tuning(self) -> Split:
+        """The tuning split (:func:`unlearn.eval.datasets.tuning_split`), cut to ``limit`` items per part."""
+        parts = tuning_split(self.forget, self.retain, self.size)
+        return {k: v[: self.limit] for k, v in parts.items()} if self.limit is not None else parts
 
 
 def check_chat_model(tokenizer: Any, model: str) -> None:
@@ -78,19 +93,30 @@ def resolve_inputs(
                 f"{data_dir / rel}: MeSH file not found (is --data the shared data folder?)"
             )
     forget, retain = cfg.load_items(data_dir)
-    splits = {}
-    for seed in range(seeds):
-        parts = split_items(forget, retain, size, seed)
-        if limit is not None:
-            parts = {k: v[:limit] for k, v in parts.items()}
-        if len(parts["forget"]) < 2:
-            raise MedunlearnError("the forget split needs at least 2 items (one per relearning half)")
-        splits[seed] = parts
+    split = split_items(forget, retain, size, 0)
+    if limit is not None:
+        split = {k: v[:limit] for k, v in split.items()}
+    if len(split["forget"]) < 2:
+        raise MedunlearnError("the forget split needs at least 2 items (one per relearning half)")
     name = model or recipe.model
     model_dir = str(prepare(name))
     tok = load_tokenizer(model_dir)
     check_chat_model(tok, name)
-    return SuiteInputs(cfg, size, recipe, chosen, name, model_dir, tok, data_dir, forget, retain, splits)
+    return SuiteInputs(
+        cfg,
+        size,
+        recipe,
+        chosen,
+        name,
+        model_dir,
+        tok,
+        data_dir,
+        forget,
+        retain,
+        split,
+        list(range(seeds)),
+        limit,
+    )
 
 
 def training_docs(items: Sequence[dict[str, Any]], tokenizer: Any) -> list[dict[str, str]]:
@@ -136,13 +162,11 @@ def anchor_answers(src: Path, dst: Path, answers: dict[str, str]) -> list[str]:
 
 
 def masks_stage(
-    inp: SuiteInputs, seed: int, docs: dict[str, list[dict[str, str]]], hier_dir: Path
+    inp: SuiteInputs, sp: Split, docs: dict[str, list[dict[str, str]]], hier_dir: Path
 ) -> Callable[[Path], dict[str, Any]]:
-    """Tag and mask the training documents; ``<part>.train.parquet`` is what the unlearner reads: the masks
-    with the answer marks (when the suite asks for them), or a plain copy."""
+    """Tag and mask the training documents of split ``sp``; ``<part>.train.parquet`` is what the unlearner
+    reads: the masks with the answer marks (when the suite asks for them), or a plain copy."""
     from unlearn.harness import mask_documents
-
-    sp = inp.splits[seed]
 
     def run(work: Path) -> dict[str, Any]:
         info = mask_documents(docs, hier_dir, inp.cfg.scope_items(), inp.tokenizer, inp.model, work)

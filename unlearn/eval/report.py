@@ -14,7 +14,9 @@ The input is one ``results`` dict::
 ``medunlearn demo``'s terminal table), ``completions`` (``[{"kind", "prompt", "expected", model: text, …}]``)
 and ``timings`` (``[{"stage", "seconds", "cached"}]``). A row holds :data:`ROW_KEYS`; ``mia_auc`` and
 ``privleak`` are dicts by attack (``privleak`` may also be one number). A value is a number, ``None``
-(not measured) or, with several seeds, ``{"mean": m, "std": s}``; a row may hold ``"ci": {key: [lo, hi]}``.
+(not measured) or, with several seeds, ``{"mean": m, "std": s, "n": seeds}``; a row may hold
+``"ci": {key: [lo, hi]}``. The optional ``per_seed`` and ``tuning`` get sections of their own, and ``timings``
+also a table per kind of stage (:mod:`unlearn.eval.report_sections`).
 
 In the HTML every table cell carries ``data-key`` and ``data-value`` (the exact number), so the page can
 be checked against ``results.json`` by machine. Figures are matplotlib PNGs (Agg backend), embedded in
@@ -34,6 +36,7 @@ from ontology.common.atomic import atomic_write_bytes, atomic_write_json, atomic
 from ontology.common.errors import MedunlearnError
 from unlearn.eval.figures import figures
 from unlearn.eval.metrics import harmonic_score, mean_value
+from unlearn.eval.report_sections import sections
 
 ROW_KEYS = (
     "forget_acc",
@@ -134,6 +137,8 @@ def fmt(value: Any, kind: str, ci: Any = None) -> str:
     '0.500 ± 0.010'
     >>> fmt(None, "pct")
     '—'
+    >>> fmt({"mean": 0.5, "std": None, "n": 1}, "ratio")
+    '0.500 (one seed)'
     """
     m = mean_value(value)
     if m is None:
@@ -141,6 +146,8 @@ def fmt(value: Any, kind: str, ci: Any = None) -> str:
     text = _fmt_number(m, kind)
     if isinstance(value, Mapping) and mean_value(value.get("std")) is not None:
         text += " ± " + _fmt_number(float(value["std"]), kind)
+    elif isinstance(value, Mapping) and value.get("n") == 1:
+        text += " (one seed)"  # the other seeds left it undefined
     if ci is not None and len(ci) == 2 and all(c is not None for c in ci):
         text += f" [{_fmt_number(float(ci[0]), kind)}, {_fmt_number(float(ci[1]), kind)}]"
     return text
@@ -285,6 +292,9 @@ def markdown(results: Mapping[str, Any], figure_names: Sequence[str] = ()) -> st
     if goals:
         out += ["", f"## Goals ({goals['method']})", "", "| goal | measured | |", "|---|---|---|"]
         out += [f"| {c['goal']} | {c['measured']} | {GOAL_MARKS[c['met']]} |" for c in goals["checks"]]
+    for title, note, head, body in sections(results):
+        out += ["", f"## {title}", "", note, "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+        out += ["| " + " | ".join(cells) + " |" for cells in body]
     hashes = results.get("config_hashes") or {}
     if hashes:
         out += ["", "Config hashes: " + ", ".join(f"{k} `{v}`" for k, v in hashes.items())]
@@ -412,6 +422,12 @@ def render_html(results: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
         parts += [
             f"<h2>Goals ({html.escape(goals['method'])})</h2>",
             _html_table(["goal", "measured", ""], goal_rows),
+        ]
+    for title_, note, head, body in sections(results):
+        parts += [
+            f"<h2>{html.escape(title_)}</h2>",
+            f"<p>{html.escape(note)}</p>",
+            _html_table(head, [[(c, None, "") for c in cells] for cells in body]),
         ]
     captions = {
         "accuracy": "Forget vs retain accuracy per method; the star is the retrained oracle (the target).",

@@ -1,6 +1,11 @@
 """The benchmark suite as cached stages: MeSH graph → hierarchy → masks → memorize → oracle → unlearn →
 evaluate → relearn → report.
 
+**Seeds.** Every seed reads the same split (the seed-0 order) and the same memorised and oracle models; a seed
+changes the unlearning runs (``train.seed``: batch order, selection batches, random directions) and the
+relearning attack's batches. So a second seed costs its unlearning, evaluation and relearning stages only, and
+the tuning split (:mod:`unlearn.eval.tune`) stays disjoint from every reported item.
+
 Every stage runs through :class:`unlearn.stages.StageRunner` under ``OUT/stages`` (keyed by the hash of its
 config: a finished stage is reused, an interrupted one resumes); the stage bodies it shares with the demo are in
 :mod:`unlearn.harness`. The training texts are the chat-rendered MCQ items with their answers
@@ -29,9 +34,10 @@ from ontology.common.atomic import atomic_write_json
 from ontology.common.errors import MedunlearnError
 from ontology.common.hashing import sha256_file
 from unlearn.eval.evaluate import EVAL_VERSION, confidence_intervals, evaluate_checkpoint, level_records, roc
-from unlearn.eval.inputs import SuiteInputs, masks_stage, training_docs
+from unlearn.eval.inputs import Split, SuiteInputs, masks_stage, training_docs
 from unlearn.eval.metrics import SPLIT_NAMES, method_row, relearn_recovery, seed_summary
 from unlearn.eval.suite import MESH_LABELS, MESH_TREE
+from unlearn.eval.tuned import Tuned, apply_tuned
 from unlearn.finetune import FinetuneConfig
 from unlearn.harness import evaluate_stages, finetune_stage, hierarchy_stage, unlearn_stages
 from unlearn.stages import StageResult, StageRunner
@@ -48,7 +54,7 @@ class Tracker:
 
     Each planned stage has a cost in *units* (sequence passes, backward passes counted three times), keyed by
     the stage's label; the estimate is the seconds per unit measured on the stages computed so far times the
-    units left.
+    units left. ``records`` keeps each stage's label with its result (labels are unique across seeds).
     """
 
     runner: StageRunner
@@ -57,6 +63,7 @@ class Tracker:
     computed_units: float = 0.0
     computed_seconds: float = 0.0
     done: set[str] = field(default_factory=set)
+    records: list[tuple[str, StageResult]] = field(default_factory=list)
     start: float = field(default_factory=time.perf_counter)
 
     def run(
@@ -71,6 +78,7 @@ class Tracker:
         key = label or name
         result = self.runner.run(name, config, fn, label=key)
         self.done.add(key)
+        self.records.append((key, result))
         if not result.cached:
             self.computed_units += self.plan.get(key, 0.0)
             self.computed_seconds += result.seconds
@@ -84,39 +92,74 @@ class Tracker:
             print(line, file=sys.stderr, flush=True)
         return result
 
+    def timings(self) -> list[dict[str, Any]]:
+        """One row per stage: its label, seconds (when it ran, also for a cached stage) and whether cached."""
+        return [{"stage": k, "seconds": round(r.seconds, 1), "cached": r.cached} for k, r in self.records]
+
+    def config_hashes(self) -> dict[str, str]:
+        """The config hash of each stage, by label (``graph``, ``memorize``, ``unlearn dual seed 1`` …)."""
+        return {k: r.path.name.rsplit("-", 1)[-1] for k, r in self.records}
+
 
 def _train_steps(epochs: float, n: int, batch: int) -> int:
     return max(1, math.ceil(epochs * n / batch))
 
 
-def stage_plan(inp: SuiteInputs, seed: int) -> dict[str, float]:
-    """Cost units of every stage of one seed (see :class:`Tracker`)."""
-    sp = inp.splits[seed]
-    r = inp.recipe
+def seed_label(seed: int) -> str:
+    """The suffix of a seed's stage labels: none for seed 0, `` seed N`` otherwise."""
+    return "" if seed == 0 else f" seed {seed}"
+
+
+def eval_units(sp: Split) -> float:
+    """Cost units of one evaluation of split ``sp``."""
+    n_mia = len(sp["forget"]) + len(sp["forget_holdout"])
+    return float(4 * sum(len(v) for v in sp.values()) + 2 * n_mia + len(sp["forget"]) + len(sp["retain"]))
+
+
+def base_plan(inp: SuiteInputs, sp: Split, prefix: str = "") -> dict[str, float]:
+    """Cost units of the masks, memorize and oracle stages of split ``sp`` (labels start with ``prefix``)."""
+    r = inp.recipe.memorize
     n_f, n_r = len(sp["forget"]), len(sp["retain"])
-    n_eval = 4 * sum(len(v) for v in sp.values()) + 2 * (len(sp["forget"]) + len(sp["forget_holdout"]))
-    n_eval += n_f + n_r
-    plan = {"graph": 0.0, "hierarchy": 0.0, "masks": 0.0}  # seconds each, left out of the estimate
-    plan["memorize"] = (
-        3.0 * r.memorize.batch_size * _train_steps(r.memorize.epochs, n_f + n_r, r.memorize.batch_size)
-    )
-    plan["oracle"] = 3.0 * r.memorize.batch_size * _train_steps(r.memorize.epochs, n_r, r.memorize.batch_size)
-    for m in inp.methods:
-        plan[f"unlearn {m}"] = 8.0 * r.unlearn.batch_size * r.unlearn.steps
-    for name in ("memorized", "oracle", *inp.methods):
-        plan[f"evaluate {name}"] = float(n_eval)
-    for name in ("oracle", *inp.methods):
-        plan[f"relearn {name}"] = 3.0 * r.relearn.batch_size * r.relearn.steps + 4.0 * (n_f - n_f // 2)
+    return {
+        f"{prefix}masks": 0.0,  # seconds, left out of the estimate
+        f"{prefix}memorize": 3.0 * r.batch_size * _train_steps(r.epochs, n_f + n_r, r.batch_size),
+        f"{prefix}oracle": 3.0 * r.batch_size * _train_steps(r.epochs, n_r, r.batch_size),
+    }
+
+
+def stage_plan(inp: SuiteInputs) -> dict[str, float]:
+    """Cost units of every stage of a suite run, all seeds (see :class:`Tracker`)."""
+    sp, r = inp.split, inp.recipe
+    plan = {"graph": 0.0, "hierarchy": 0.0, **base_plan(inp, sp)}
+    plan["evaluate memorized"] = plan["evaluate oracle"] = eval_units(sp)
+    n_f = len(sp["forget"])
+    for seed in inp.seeds:
+        tag = seed_label(seed)
+        for m in inp.methods:
+            plan[f"unlearn {m}{tag}"] = 8.0 * r.unlearn.batch_size * r.unlearn.steps
+            plan[f"evaluate {m}{tag}"] = eval_units(sp)
+        for name in ("oracle", *inp.methods):
+            plan[f"relearn {name}{tag}"] = 3.0 * r.relearn.batch_size * r.relearn.steps + 4.0 * (
+                n_f - n_f // 2
+            )
     return plan
 
 
 # ------------------------------------------------------------------------------------------ stages
-def _ids(items: Sequence[dict[str, Any]]) -> list[str]:
+def item_ids(items: Sequence[dict[str, Any]]) -> list[str]:
     return [str(it["id"]) for it in items]
 
 
-def _masks(inp: SuiteInputs, seed: int, track: Tracker, docs: Docs) -> StageResult:
-    """The MeSH graph, its hierarchy and the training masks of one seed's documents."""
+def split_docs(inp: SuiteInputs, sp: Split) -> Docs:
+    """The training documents of a split's memorised parts."""
+    return {
+        "forget": training_docs(sp["forget"], inp.tokenizer),
+        "retain": training_docs(sp["retain"], inp.tokenizer),
+    }
+
+
+def masks_stages(inp: SuiteInputs, sp: Split, track: Tracker, docs: Docs, prefix: str = "") -> StageResult:
+    """The MeSH graph, its hierarchy and the training masks of split ``sp`` (stage ``<prefix>masks``)."""
     from hierarchy.masks import MASKS_VERSION
     from ontology.loader import load
     from ontology.store import write_graph
@@ -130,13 +173,36 @@ def _masks(inp: SuiteInputs, seed: int, track: Tracker, docs: Docs) -> StageResu
 
     graph = track.run("graph", {"tree": sha256_file(tree), "labels": sha256_file(labels)}, graph_stage)
     hier = track.run("hierarchy", {"graph": graph.path.name}, hierarchy_stage(graph.path / "graph"))
-    sp = inp.splits[seed]
+    name = f"{prefix}masks".replace(" ", "-")
     return track.run(
-        "masks",
+        name,
         {"hier": hier.path.name, "scope": inp.cfg.scope_items(), "model": inp.model_dir,
          "fallback": inp.cfg.answer_fallback, "anchor": inp.cfg.anchor_retain_answers, "version": MASKS_VERSION,
-         "forget": _ids(sp["forget"]), "retain": _ids(sp["retain"])},
-        masks_stage(inp, seed, docs, hier.path / "hier"),
+         "forget": item_ids(sp["forget"]), "retain": item_ids(sp["retain"])},
+        masks_stage(inp, sp, docs, hier.path / "hier"), label=f"{prefix}masks",
+    )  # fmt: skip
+
+
+def memorize_stage(inp: SuiteInputs, sp: Split, track: Tracker, docs: Docs, prefix: str = "") -> StageResult:
+    """The memorised model: the memorize recipe on the forget and retain items of ``sp``."""
+    recipe, max_len = inp.recipe.memorize, inp.recipe.max_length
+    return track.run(
+        f"{prefix}memorize".replace(" ", "-"),
+        {"model": inp.model_dir, "recipe": recipe.model_dump(), "max_length": max_len,
+         "forget": item_ids(sp["forget"]), "retain": item_ids(sp["retain"])},
+        finetune_stage(inp.model_dir, docs["forget"] + docs["retain"], recipe, "memorize", max_len),
+        label=f"{prefix}memorize",
+    )  # fmt: skip
+
+
+def oracle_stage(inp: SuiteInputs, sp: Split, track: Tracker, docs: Docs, prefix: str = "") -> StageResult:
+    """The oracle: the same recipe on the retain items of ``sp`` only."""
+    recipe, max_len = inp.recipe.memorize, inp.recipe.max_length
+    return track.run(
+        f"{prefix}oracle".replace(" ", "-"),
+        {"model": inp.model_dir, "recipe": recipe.model_dump(), "max_length": max_len, "retain": item_ids(sp["retain"])},
+        finetune_stage(inp.model_dir, docs["retain"], recipe, "oracle", max_len),
+        label=f"{prefix}oracle",
     )  # fmt: skip
 
 
@@ -144,7 +210,7 @@ def _relearn(
     inp: SuiteInputs, seed: int, track: Tracker, docs: Docs, models: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
     """The relearning attack on the oracle and every unlearned model (see the module notes)."""
-    sp, r, max_len = inp.splits[seed], inp.recipe.relearn, inp.recipe.max_length
+    sp, r, max_len = inp.split, inp.recipe.relearn, inp.recipe.max_length
     half = len(sp["forget"]) // 2
     attack, probe = docs["forget"][:half], sp["forget"][half:]
     recipe = FinetuneConfig(
@@ -164,11 +230,11 @@ def _relearn(
 
         return run
 
-    key = {"attack": _ids(sp["forget"][:half]), "probe": _ids(probe), "recipe": recipe.model_dump(),
+    key = {"attack": item_ids(sp["forget"][:half]), "probe": item_ids(probe), "recipe": recipe.model_dump(),
            "max_length": max_len}  # fmt: skip
     return {
         name: track.run(f"relearn-{name}", {"model": models[name], **key}, stage(models[name]),
-                        label=f"relearn {name}").info
+                        label=f"relearn {name}{seed_label(seed)}").info
         for name in ("oracle", *inp.methods)
     }  # fmt: skip
 
@@ -206,55 +272,70 @@ def _rows(
     return rows
 
 
+@dataclass
+class Base:
+    """What every seed shares: the training documents, the masks, the memorised and the oracle models (and
+    their evaluations, once the first seed reaches that stage)."""
+
+    docs: Docs
+    masks: StageResult
+    memorized: StageResult | None = None
+    oracle: StageResult | None = None
+    evals: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def evaluate(self, inp: SuiteInputs) -> Callable[[Any, Any], dict[str, Any]]:
+        """The evaluation of one model on the reported split (with the per-level records of the masks)."""
+        levels = [self.masks.path / "forget.parquet", self.masks.path / "retain.parquet"]
+        return lambda model, tok: evaluate_checkpoint(
+            model, tok, inp.split, level_records(levels, inp.recipe.max_length)
+        )
+
+    def eval_key(self, inp: SuiteInputs) -> dict[str, Any]:
+        """The part of the evaluation stages' key every model shares."""
+        ids = {k: item_ids(v) for k, v in inp.split.items()}
+        return {**ids, "max_length": inp.recipe.max_length, "version": EVAL_VERSION}
+
+
+def base_stages(inp: SuiteInputs, track: Tracker, until: str | None = None) -> Base | None:
+    """Masks, memorize and oracle of the reported split (``None`` when ``until`` stops before the seeds)."""
+    docs = split_docs(inp, inp.split)
+    base = Base(docs, masks_stages(inp, inp.split, track, docs))
+    if until == "masks":
+        return None
+    base.memorized = memorize_stage(inp, inp.split, track, docs)
+    if until == "memorize":
+        return None
+    base.oracle = oracle_stage(inp, inp.split, track, docs)
+    return None if until == "oracle" else base
+
+
 def run_seed(
-    inp: SuiteInputs, seed: int, runner: StageRunner, until: str | None = None
+    inp: SuiteInputs, seed: int, track: Tracker, base: Base, until: str | None = None
 ) -> dict[str, Any] | None:
-    """Run (or reuse) every stage of one seed; return its results (``None`` when stopped by ``until``)."""
+    """Run (or reuse) the unlearning, evaluation and relearning stages of one seed; return its results
+    (``None`` when stopped by ``until``)."""
     from unlearn.eval.scoring import level_deltas
     from unlearn.harness import history_curve
 
-    sp, max_len = inp.splits[seed], inp.recipe.max_length
-    track = Tracker(runner, stage_plan(inp, seed), echo=runner.echo)
-    docs = {
-        "forget": training_docs(sp["forget"], inp.tokenizer),
-        "retain": training_docs(sp["retain"], inp.tokenizer),
-    }
-    data_key = {k: _ids(v) for k, v in sp.items()}
-    masks = _masks(inp, seed, track, docs)
-    if until == "masks":
-        return None
-    recipe = inp.recipe.memorize.model_copy(update={"seed": seed})
-    key = {"model": inp.model_dir, "recipe": recipe.model_dump(), "max_length": max_len}
-    memo = track.run(
-        "memorize", {**key, "forget": data_key["forget"], "retain": data_key["retain"]},
-        finetune_stage(inp.model_dir, docs["forget"] + docs["retain"], recipe, "memorize", max_len),
-    )  # fmt: skip
-    if until == "memorize":
-        return None
-    oracle = track.run(
-        "oracle", {**key, "retain": data_key["retain"]},
-        finetune_stage(inp.model_dir, docs["retain"], recipe, "oracle", max_len),
-    )  # fmt: skip
-    if until == "oracle":
-        return None
+    sp, max_len, tag = inp.split, inp.recipe.max_length, seed_label(seed)
+    assert base.memorized is not None and base.oracle is not None
+    memo, oracle, masks = base.memorized, base.oracle, base.masks
     unlearned = unlearn_stages(
         track, inp.recipe.unlearn, inp.methods, seed=seed, model=str(memo.path / "model"),
         forget=masks.path / "forget.train.parquet", retain=masks.path / "retain.train.parquet", max_length=max_len,
+        suffix=tag,
     )  # fmt: skip
     if until == "unlearn":
         return None
     models = {"memorized": str(memo.path / "model"), "oracle": str(oracle.path / "model")}
+    if not base.evals:  # the first seed evaluates the models every seed shares
+        base.evals = evaluate_stages(track, models, base.eval_key(inp), base.evaluate(inp))
     models |= {m: str(r.path / "model") for m, r in unlearned.items()}
-    level_masks = [masks.path / "forget.parquet", masks.path / "retain.parquet"]
-
-    def evaluate(model: Any, tok: Any) -> dict[str, Any]:
-        return evaluate_checkpoint(model, tok, sp, level_records(level_masks, max_len))
-
-    key = {**data_key, "max_length": max_len, "version": EVAL_VERSION}
-    evals = evaluate_stages(track, models, key, evaluate)
+    own = {m: models[m] for m in unlearned}
+    evals = base.evals | evaluate_stages(track, own, base.eval_key(inp), base.evaluate(inp), suffix=tag)
     if until == "evaluate":
         return None
-    relearned = _relearn(inp, seed, track, docs, models)
+    relearned = _relearn(inp, seed, track, base.docs, models)
     costs: dict[str, dict[str, Any]] = {
         m: {"changed_param_fraction": r.info["changed_fraction"], "wall_s": r.info["wall_seconds"],
             "peak_mem_mb": r.info["peak_memory_mb"]}
@@ -262,12 +343,15 @@ def run_seed(
     }  # fmt: skip
     costs["oracle"] = {"wall_s": oracle.seconds}  # the cost of exact retraining, for comparison
     half = len(sp["forget"]) // 2
-    base = evals["memorized"].get("levels")
+    levels = evals["memorized"].get("levels")
     return {
+        "seed": seed,
         "methods": _rows(models, evals, relearned, costs, half, seed),
         "roc": {name: roc(evals[name]) for name in models},
         "per_level": {
-            name: level_deltas(evals[name]["levels"], base) for name in models if name != "memorized" and base
+            name: level_deltas(evals[name]["levels"], levels)
+            for name in models
+            if name != "memorized" and levels
         },
         "per_level_raw": {name: evals[name].get("levels") for name in models},
         "curves": {m: history_curve(r.path) for m, r in unlearned.items()},
@@ -290,13 +374,31 @@ def run_seed(
 
 
 # ------------------------------------------------------------------------------------------ the suite
+def combine_seeds(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The rows of a run: one seed's as they are (with bootstrap intervals); several seeds' as ``{"mean",
+    "std", "n"}`` per number (:func:`seed_summary`)."""
+    first = per_seed[0]
+    if len(per_seed) == 1:
+        return dict(first["methods"])
+    return {
+        name: seed_summary([{k: v for k, v in s["methods"][name].items() if k != "ci"} for s in per_seed])
+        for name in first["methods"]
+    }
+
+
 def run_suite(
-    inp: SuiteInputs, out_dir: str | Path, *, echo: bool = True, until: str | None = None
+    inp: SuiteInputs,
+    out_dir: str | Path,
+    *,
+    echo: bool = True,
+    until: str | None = None,
+    tuned: Tuned | None = None,
 ) -> dict[str, Any] | None:
     """Run every seed, combine them, and write the report under ``OUT/report``; return the results.
 
     With one seed the rows are that seed's numbers (with bootstrap intervals); with several, every number
     is ``{"mean", "std", "n"}`` across seeds (:func:`seed_summary`) and ``per_seed`` keeps the raw rows.
+    ``tuned`` (from ``medunlearn eval tune``) replaces the learning rate and knob of the methods it tuned.
     ``until`` (one of :data:`STAGE_GROUPS`) stops after that stage group and returns ``None``.
     """
     from unlearn.eval.goals import goals_section
@@ -304,50 +406,48 @@ def run_suite(
 
     if until is not None and until not in STAGE_GROUPS:
         raise MedunlearnError(f"unknown stage {until!r}; choose from {', '.join(STAGE_GROUPS)}")
+    if tuned is not None:
+        inp.recipe = apply_tuned(inp.recipe, tuned, inp.methods)
     out = Path(out_dir)
-    runner = StageRunner(out / "stages", echo=echo)
-    atomic_write_json(
-        out / "splits.json",
-        {str(seed): {k: _ids(v) for k, v in sp.items()} for seed, sp in inp.splits.items()},
-    )
+    track = Tracker(StageRunner(out / "stages", echo=echo), stage_plan(inp), echo=echo)
+    splits = {"0": {k: item_ids(v) for k, v in inp.split.items()}}
+    if tuned is not None:
+        splits["tuning"] = tuned.split
+    atomic_write_json(out / "splits.json", splits)
+    base = base_stages(inp, track, until)
+    if base is None:
+        return None
     per_seed = []
-    for seed in inp.splits:
-        res = run_seed(inp, seed, runner, until)
-        if res is None:
-            return None
-        per_seed.append(res)
+    for seed in inp.seeds:  # with ``until``, every seed stops after that stage group
+        res = run_seed(inp, seed, track, base, until)
+        if res is not None:
+            per_seed.append(res)
+    if len(per_seed) < len(inp.seeds):
+        return None
     first = per_seed[0]
-    if len(per_seed) == 1:
-        methods = first["methods"]
-    else:
-        methods = {
-            name: seed_summary([{k: v for k, v in s["methods"][name].items() if k != "ci"} for s in per_seed])
-            for name in first["methods"]
-        }
-    sp0 = inp.splits[0]
     results: dict[str, Any] = {
         "suite": f"{inp.cfg.name} (forget {inp.cfg.forget_label()}, scope {', '.join(inp.cfg.scope_items())})",
         "size": inp.size,
         "model": inp.model,
         "seeds": len(per_seed),
-        "methods": methods,
-        "split_sizes": {k: len(v) for k, v in sp0.items()},
+        "methods": combine_seeds(per_seed),
+        "split_sizes": {k: len(v) for k, v in inp.split.items()},
         "dropped": {"forget": inp.forget.dropped, "retain": inp.retain.dropped},
         "sources": {"forget": inp.forget.source, "retain": inp.retain.source},
-        "config_hashes": {
-            r.path.name.rsplit("-", 1)[0]: r.path.name.rsplit("-", 1)[-1] for r in runner.results
-        },
+        "config_hashes": track.config_hashes(),
         "curves": first["curves"],
         "roc": first["roc"],
         "per_level": first["per_level"],
         "per_level_loglik": first["per_level_raw"],
         "masks": first["masks"],
-        "memorize": [s["memorize"] for s in per_seed],
+        "memorize": first["memorize"],
         "relearn": first["relearn"],
-        "timings": runner.timings(),
+        "timings": track.timings(),
     }
     if len(per_seed) > 1:
-        results["per_seed"] = [s["methods"] for s in per_seed]
+        results["per_seed"] = [{"seed": s["seed"], "methods": s["methods"]} for s in per_seed]
+    if tuned is not None:
+        results["tuning"] = tuned.section(inp.methods)
     if goals := goals_section(results):
         results["goals"] = goals
     paths = write_report(results, out / "report")

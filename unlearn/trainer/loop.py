@@ -36,6 +36,7 @@ from unlearn.trainer import fsdp, inputs
 from unlearn.trainer.checkpoints import CheckpointStore, Loaded, corrupt
 from unlearn.trainer.coordinates import FlatCoordinates, FlatOptimizer, make_slots
 from unlearn.trainer.dp_step import DPStep
+from unlearn.trainer.fast_pass import FastPass, fast_pass
 from unlearn.trainer.objectives import forget_and_keep, retain_term
 from unlearn.trainer.saliency import select_mask
 from unlearn.trainer.stopping import Collapse, check_step
@@ -73,6 +74,7 @@ class Unlearner:
         self.history: list[dict[str, float]] = []
         self.sharded = False
         self.reduce: Callable[[Tensor], Tensor] | None = None  # sums inner products across ranks when sharded
+        self.fast: FastPass | None = None  # passes that skip what cannot change a loss (train.fast_pass)
 
     # ------------------------------------------------------------------ what a forget term may use
     def _forward(self, batch: Batch) -> Any:
@@ -89,6 +91,9 @@ class Unlearner:
 
     def token_logprobs(self, batch: Batch) -> Tensor:
         """``log p(x_t | x_<t)`` of the trained model on a batch."""
+        if self.fast is not None:
+            with self.timer("forward"):
+                return self.fast.token_logprobs(batch, self.device)
         return losses.token_logprobs(self.logits(batch), batch["labels"].to(self.device))
 
     def reference_logprobs(self, batch: Batch, like: Tensor) -> Tensor:
@@ -183,6 +188,7 @@ class Unlearner:
         # after LoRA setup (adapters start at zero, so the outputs are the input model's) and sharding
         self.ref_logp = inputs.reference_logprobs(self) if m.needs_reference else None
         self.forget_term.prepare_reference(self)
+        self.fast = fast_pass(self, list(candidates))
         mask = select_mask(self, candidates)
         if cfg.model.gradient_checkpointing:
             self.model.gradient_checkpointing_enable()
@@ -219,6 +225,8 @@ class Unlearner:
     def _batches(self) -> tuple[Batch, Batch | None]:
         fb = self.forget_stream.next_batch()
         rb = self.retain_stream.next_batch() if self.retain_stream is not None else None
+        if self.fast is not None:
+            self.fast.mark({"forget": fb, "retain": rb})
         return fb, rb
 
     def step(self, step: int) -> dict[str, float]:

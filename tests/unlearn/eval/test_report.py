@@ -203,6 +203,48 @@ def test_goal_section_is_rendered(tmp_path: Path, results: dict[str, Any]) -> No
     assert "<h2>Goals (dual)</h2>" in page and "not measured" in page  # no holdout efficacy in the rows
 
 
+def test_seeds_tuning_and_timings_sections(tmp_path: Path, results: dict[str, Any]) -> None:
+    seed_rows = [
+        {name: dict(row, forgetting_efficacy=0.5 + 0.1 * s, knowledge_preservation=0.9) for name, row in results["methods"].items()}
+        for s in range(2)
+    ]  # fmt: skip
+    results["per_seed"] = [{"seed": s, "methods": rows} for s, rows in enumerate(seed_rows)]
+    trial = {"settings": {"lr": 0.01, "beta": 0.5}, "efficacy": 0.8, "kp": 0.97, "harmonic": 0.8783}
+    results["tuning"] = {
+        "split": {"forget": ["a", "b"], "retain": ["c"]}, "budget": {"trials": 2}, "rule": "the best H",
+        "methods": {"dual": {"chosen": trial["settings"], "trial": 1, "eligible": True, "trials": [trial, trial]}},
+        "tuned_methods": ["dual"], "untuned_methods": ["ga"],
+    }  # fmt: skip
+    results["timings"] = [
+        {"stage": "memorize", "seconds": 100.0, "cached": True},
+        {"stage": "unlearn dual", "seconds": 30.0, "cached": False},
+        {"stage": "unlearn dual seed 1", "seconds": 40.0, "cached": False},
+    ]
+    paths = R.write_report(results, tmp_path)
+    md, page = paths["markdown"].read_text(), paths["html"].read_text()
+    seeds = _markdown_table(md, "Seeds")
+    # H(0.6, 0.9) = 2 * 0.6 * 0.9 / 1.5 = 0.72
+    assert seeds["dual"]["seed 1"] == "H 0.720 (forget 32%, retain 95%)"
+    assert list(seeds)[:2] == ["memorized", "oracle"]
+    tuning = _markdown_table(md, "Tuning")
+    assert tuning["dual"] == {
+        "chosen settings": "lr 0.01, beta 0.5", "trial": "2 of 2", "KP ≥ min": "yes", "efficacy": "0.800",
+        "KP": "0.970", "H(efficacy, KP)": "0.878",
+    }  # fmt: skip
+    assert "Not tuned (the recipe's settings): ga." in md and "forget 2, retain 1 items" in md
+    times = _markdown_table(md, "Time per kind of stage")
+    assert times["unlearn"] == {
+        "stages": "2",
+        "seconds": "70.0",
+        "longest s": "40.0 (unlearn dual seed 1)",
+        "cached": "",
+    }
+    assert times["memorize"]["cached"] == "1 of 1"
+    assert "computed in this run: 70 s" in md
+    for title in ("Seeds", "Tuning", "Time per kind of stage"):
+        assert f"<h2>{title}</h2>" in page
+
+
 def test_summary_completions_and_timings_sections(tmp_path: Path, results: dict[str, Any]) -> None:
     """The demo's terminal rows (summary table, HTML and markdown), its completions and timings (HTML)."""
     measures = [

@@ -34,7 +34,7 @@ def smoke(
     out = tmp_path_factory.mktemp("suite")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MEDUNLEARN_SHARED_DATA", str(shared_data))
-        args = ["eval", "suite", "medmcqa-surgery", "--size", "smoke", "--methods", "dual,graddiff", "--out"]
+        args = ["eval", "suite", "medmcqa-surgery", "--size", "smoke", "--out"]  # all eight methods
         res = cli.invoke(app, [*args, str(out), "--json"])
         assert res.exit_code == 0, res.output + repr(res.exception)
         results = json.loads((out / "report" / "results.json").read_text())
@@ -116,6 +116,20 @@ def _my_loss_auc(model: Any, tok: Any, members: list[dict], nonmembers: list[dic
     m, n = [score(it) for it in members], [score(it) for it in nonmembers]
     pairs = [1.0 if a > b else 0.5 if a == b else 0.0 for a in m for b in n]
     return float(np.mean(pairs))
+
+
+def test_every_method_has_a_row(smoke: tuple[Path, dict]) -> None:
+    _, results = smoke
+    methods = ["dual", "ga", "graddiff", "npo", "simnpo", "rmu", "salun", "gru"]
+    assert set(results["methods"]) == {"memorized", "oracle", *methods}
+    for name in methods:
+        row = results["methods"][name]
+        assert 0 <= row["forget_acc"] <= 1 and row["changed_param_fraction"] > 0, name
+    assert {t["stage"] for t in results["timings"]} >= {
+        "memorize",
+        "oracle",
+        *(f"unlearn {m}" for m in methods),
+    }
 
 
 def test_splits_follow_the_raw_file(smoke: tuple[Path, dict], shared_data: Path) -> None:
@@ -215,18 +229,7 @@ def test_report_shows_the_numbers(smoke: tuple[Path, dict]) -> None:
 
 def test_second_run_reuses_every_stage(smoke: tuple[Path, dict]) -> None:
     out, results = smoke
-    args = [
-        "eval",
-        "suite",
-        "medmcqa-surgery",
-        "--size",
-        "smoke",
-        "--methods",
-        "dual,graddiff",
-        "--out",
-        str(out),
-    ]
-    res = cli.invoke(app, args)
+    res = cli.invoke(app, ["eval", "suite", "medmcqa-surgery", "--size", "smoke", "--out", str(out)])
     assert res.exit_code == 0, res.output
     again = json.loads((out / "report" / "results.json").read_text())
     assert all(t["cached"] for t in again["timings"])
@@ -249,3 +252,27 @@ def test_eval_model_reproduces_the_suite_row(smoke: tuple[Path, dict]) -> None:
     assert got["mia_auc"] == pytest.approx(dual["mia_auc"])
     assert got["row"]["forgetting_efficacy"] == pytest.approx(dual["forgetting_efficacy"])
     assert got["row"]["privleak"] == pytest.approx(dual["privleak"])
+
+
+# last: it rewrites the report with three seeds
+def test_seeds_share_the_split_and_the_memorised_models(smoke: tuple[Path, dict]) -> None:
+    out, results = smoke
+    args = ["eval", "suite", "medmcqa-surgery", "--size", "smoke", "--methods", "dual,npo", "--seeds", "3"]
+    res = cli.invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    three = json.loads((out / "report" / "results.json").read_text())
+    assert three["seeds"] == 3 and [s["seed"] for s in three["per_seed"]] == [0, 1, 2]
+    assert len([p for p in (out / "stages").iterdir() if p.name.startswith("memorize-")]) == 1
+    assert len([p for p in (out / "stages").iterdir() if p.name.startswith("unlearn-dual-")]) == 3
+    cached = {t["stage"]: t["cached"] for t in three["timings"]}
+    assert cached["memorize"] and cached["unlearn dual"] and not cached["unlearn dual seed 1"]
+    seed0 = three["per_seed"][0]["methods"]
+    for name in ("memorized", "oracle", "dual", "npo"):  # seed 0 is the single-seed run
+        assert {k: v for k, v in seed0[name].items() if k != "ci"} == {
+            k: v for k, v in results["methods"][name].items() if k != "ci"
+        }
+    forget = [s["methods"]["dual"]["forget_acc"] for s in three["per_seed"]]
+    summary = three["methods"]["dual"]["forget_acc"]
+    assert summary["n"] == 3 and summary["mean"] == pytest.approx(np.mean(forget))
+    assert summary["std"] == pytest.approx(np.std(forget, ddof=1))
+    assert three["methods"]["memorized"]["forget_acc"]["std"] == 0.0  # one memorised model for every seed
