@@ -163,15 +163,17 @@ def unlearn_stage(run_config: RunConfig) -> StageFn:
 
 def unlearn_stages(
     runner: Runner, recipe: UnlearnRecipe, methods: Sequence[str], *, seed: int, model: str, forget: Path,
-    retain: Path, max_length: int, suffix: str = "",
+    retain: Path, max_length: int, suffix: str = "", reference: str | None = None,
 ) -> dict[str, StageResult]:  # fmt: skip
     """Unlearn the model ``model`` with each method on the recipe's budget (stages ``unlearn-<method>``,
-    shown as ``unlearn <method><suffix>``)."""
+    shown as ``unlearn <method><suffix>``); ``reference`` is the model before memorisation, for the methods
+    that read one (:meth:`unlearn.recipes.UnlearnRecipe.run_config`)."""
     out = {}
     for method in methods:
         cfg = recipe.run_config(
-            method, seed=seed, model=model, forget=str(forget), retain=[str(retain)], max_length=max_length
-        )
+            method, seed=seed, model=model, forget=str(forget), retain=[str(retain)], max_length=max_length,
+            reference=reference,
+        )  # fmt: skip
         out[method] = runner.run(
             f"unlearn-{method}", unlearn_stage_key(cfg), unlearn_stage(cfg), label=f"unlearn {method}{suffix}"
         )

@@ -62,13 +62,20 @@ class UnlearnRecipe(StrictModel):
         return self.lr["default"]
 
     def run_config(
-        self, method: str, *, seed: int, model: str, forget: str, retain: Sequence[str], max_length: int
-    ) -> RunConfig:
-        """The run config of ``method`` on this budget (``output.dir`` is the stage's, set when it runs)."""
+        self, method: str, *, seed: int, model: str, forget: str, retain: Sequence[str], max_length: int,
+        reference: str | None = None,
+    ) -> RunConfig:  # fmt: skip
+        """The run config of ``method`` on this budget (``output.dir`` is the stage's, set when it runs).
+
+        ``reference`` (the model before fine-tuning on the records) becomes ``model.reference`` when the
+        method's forget term reads one (``ref_kl``); other methods' configs, and their stage keys, leave it out.
+        """
+        spec = {"name": method, **self.method.get(method, {})}
+        reads = validate_config(spec, MethodConfig, source=f"method.{method}").reads_reference_model
         data = {
-            "model": {"name": model},
+            "model": {"name": model, **({"reference": reference} if reference and reads else {})},
             "data": {"forget": forget, "retain": list(retain), "max_length": max_length},
-            "method": {"name": method, **self.method.get(method, {})},
+            "method": spec,
             "train": {
                 "steps": self.steps,
                 "batch_size": self.batch_size,

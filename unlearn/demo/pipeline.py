@@ -353,6 +353,7 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path) -> dict[str, Any]:
     unlearned = unlearn_stages(
         runner, recipe.unlearn, cfg.methods, seed=cfg.seed, model=str(memo.path / "model"),
         forget=masks.path / "forget.parquet", retain=masks.path / "retain.parquet", max_length=recipe.max_length,
+        reference=model_dir,
     )  # fmt: skip
     models = {"base": model_dir, "memorized": str(memo.path / "model"), "oracle": str(oracle.path / "model")}
     models |= {m: str(r.path / "model") for m, r in unlearned.items()}

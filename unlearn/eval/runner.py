@@ -323,7 +323,7 @@ def run_seed(
     unlearned = unlearn_stages(
         track, inp.recipe.unlearn, inp.methods, seed=seed, model=str(memo.path / "model"),
         forget=masks.path / "forget.train.parquet", retain=masks.path / "retain.train.parquet", max_length=max_len,
-        suffix=tag,
+        suffix=tag, reference=inp.model_dir,
     )  # fmt: skip
     if until == "unlearn":
         return None

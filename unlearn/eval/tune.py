@@ -233,7 +233,7 @@ def run_tuning(
             cfg = recipe.run_config(
                 m, seed=0, model=str(models["memorized"].path / "model"),
                 forget=str(masks.path / "forget.train.parquet"), retain=[str(masks.path / "retain.train.parquet")],
-                max_length=inp.recipe.max_length,
+                max_length=inp.recipe.max_length, reference=inp.model_dir,
             )  # fmt: skip
             info = track.run(
                 f"tune-trial-{m}", {**unlearn_stage_key(cfg), "tuning": key}, _trial_stage(cfg, sp),

@@ -86,6 +86,8 @@ class ForgetTerm:
     name: ClassVar[str]
     #: the loss compares with the starting model's token log-probabilities (computed once, before step 0)
     needs_reference: ClassVar[bool] = False
+    #: the loss reads ``model.reference`` (the checkpoint before fine-tuning on the records) when one is given
+    reads_reference_model: ClassVar[bool] = False
     #: the loss also reads a retain batch (so it needs retain data and cannot be split per sample for DP)
     pairs_retain: ClassVar[bool] = False
 

@@ -114,6 +114,11 @@ class MethodConfig(StrictModel):
         return FORGET_TERMS[self.forget_loss].needs_reference
 
     @property
+    def reads_reference_model(self) -> bool:
+        """True when the forget loss reads ``model.reference``, the checkpoint before fine-tuning."""
+        return FORGET_TERMS[self.forget_loss].reads_reference_model
+
+    @property
     def separate_gradients(self) -> bool:
         """True when forget and retain gradients must be kept apart (projection between them)."""
         return self.projection != "none"

@@ -37,6 +37,7 @@ class ReferenceKL(ForgetTerm):
     """
 
     name = "ref_kl"
+    reads_reference_model = True
 
     def prepare_reference(self, run: TermContext) -> None:
         from unlearn.data import collate

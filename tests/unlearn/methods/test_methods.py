@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ontology.common.config import validate_config
 from ontology.common.errors import ConfigError
@@ -106,10 +107,38 @@ def test_example_configs_validate(repo_root: Path) -> None:
         assert isinstance(load_run_config(f), RunConfig)
 
 
-def test_each_method_names_a_registered_forget_term() -> None:
-    assert {m.forget for m in METHODS.values()} == set(FORGET_TERMS)
+def _forget_losses(node: object) -> set[str]:
+    """Every ``forget_loss`` value in a parsed YAML tree."""
+    if isinstance(node, dict):
+        found = {node["forget_loss"]} if isinstance(node.get("forget_loss"), str) else set()
+        return found.union(*(_forget_losses(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_forget_losses(v) for v in node))
+    return set()
+
+
+def test_each_forget_term_is_used_by_a_method_or_a_bundled_config(repo_root: Path) -> None:
+    assert {m.forget for m in METHODS.values()} <= set(FORGET_TERMS)
+    bundled = [
+        repo_root / "unlearn" / "demo" / "recipes.yaml",
+        *(repo_root / "unlearn" / "eval" / "suites").glob("*.yaml"),
+        *(repo_root / "configs").glob("*.yaml"),
+    ]
+    in_configs = set().union(*(_forget_losses(yaml.safe_load(f.read_text())) for f in bundled))
+    assert in_configs <= set(FORGET_TERMS)
+    assert {m.forget for m in METHODS.values()} | in_configs == set(FORGET_TERMS)  # no term nobody runs
     assert method_config("dual").needs_reference and not method_config("graddiff").needs_reference
     with pytest.raises(
-        ConfigError, match="method: forget_loss: .*unknown forget term 'foo'; known: token_npo, ga"
+        ConfigError, match="method: forget_loss: .*unknown forget term 'foo'; known: token_npo, ref_kl, ga"
     ):
         validate_config({"name": "dual", "forget_loss": "foo"}, MethodConfig, source="method")
+
+
+def test_recipe_gives_the_pre_memorisation_model_only_to_terms_that_read_it() -> None:
+    from unlearn.recipes import UnlearnRecipe
+
+    recipe = UnlearnRecipe(lr={"default": 1e-3}, method={"dual": {"forget_loss": "ref_kl"}})
+    paths = {"seed": 0, "model": "memorized", "forget": "f.parquet", "retain": ["r.parquet"], "max_length": 64}
+    assert recipe.run_config("dual", reference="base", **paths).model.reference == "base"
+    assert recipe.run_config("npo", reference="base", **paths).model.reference is None  # NPO: the start
+    assert recipe.run_config("dual", **paths).model.reference is None  # none given: ref_kl's fallback
