@@ -138,7 +138,13 @@ def test_recipe_gives_the_pre_memorisation_model_only_to_terms_that_read_it() ->
     from unlearn.recipes import UnlearnRecipe
 
     recipe = UnlearnRecipe(lr={"default": 1e-3}, method={"dual": {"forget_loss": "ref_kl"}})
-    paths = {"seed": 0, "model": "memorized", "forget": "f.parquet", "retain": ["r.parquet"], "max_length": 64}
+    paths = {
+        "seed": 0,
+        "model": "memorized",
+        "forget": "f.parquet",
+        "retain": ["r.parquet"],
+        "max_length": 64,
+    }
     assert recipe.run_config("dual", reference="base", **paths).model.reference == "base"
     assert recipe.run_config("npo", reference="base", **paths).model.reference is None  # NPO: the start
     assert recipe.run_config("dual", **paths).model.reference is None  # none given: ref_kl's fallback
