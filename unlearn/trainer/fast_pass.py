@@ -75,15 +75,23 @@ class FastPass:
             cache.update(zip(missing, found, strict=True))
         return pad_states([cache[i] for i in index], torch.arange(len(index)), batch["input_ids"].shape[1])
 
-    def token_logprobs(self, batch: Batch, device: Any) -> Tensor:
-        """``log p(x_t | x_<t)`` on the batch's non-padding positions (0 on padding), as the full pass gives."""
+    def _output(self, batch: Batch, device: Any) -> Tensor:
+        """The decoder's output on the batch: the top layers from cached states when the batch is marked."""
         mask = batch["attention_mask"].to(device)
         marked = self._marked.get(id(batch))
         if self.first is not None and marked is not None and marked[1] is batch:
-            out = top_hidden(self.model, self.first, self._hidden(batch, marked[0]).to(device), mask)
-        else:
-            out = full_hidden(self.model, batch["input_ids"].to(device), mask)
-        return head_logprobs(self.model, out, batch["labels"].to(device))
+            return top_hidden(self.model, self.first, self._hidden(batch, marked[0]).to(device), mask)
+        return full_hidden(self.model, batch["input_ids"].to(device), mask)
+
+    def logits(self, batch: Batch, device: Any) -> Tensor:
+        """The logits of every position, as the full pass gives (for forget terms that read whole
+        distributions, such as ``ref_kl``)."""
+        head: Any = self.model.get_output_embeddings()
+        return head(self._output(batch, device))
+
+    def token_logprobs(self, batch: Batch, device: Any) -> Tensor:
+        """``log p(x_t | x_<t)`` on the batch's non-padding positions (0 on padding), as the full pass gives."""
+        return head_logprobs(self.model, self._output(batch, device), batch["labels"].to(device))
 
 
 def fast_pass(run: Any, trainable: Sequence[str]) -> FastPass | None:

@@ -86,7 +86,10 @@ class Unlearner:
             )
 
     def logits(self, batch: Batch) -> Tensor:
-        """The trained model's logits on a batch."""
+        """The trained model's logits on a batch (through the fast pass where it applies)."""
+        if self.fast is not None:
+            with self.timer("forward"):
+                return self.fast.logits(batch, self.device)
         return self._forward(batch).logits
 
     def token_logprobs(self, batch: Batch) -> Tensor:

@@ -27,13 +27,15 @@ def data(home: Path, tmp_path: Path) -> tuple[Path, Path]:
 def _run(tmp: Path, data: tuple[Path, Path], method: str, fast: bool) -> Unlearner:
     masks, retain = data
     train = {"steps": 4, "layers": [1], "fast_pass": fast, "checkpoint_every": 10}
-    cfg = run_config(tmp / str(fast), masks, [retain], method, train=train)
+    name, _, term = method.partition("+")
+    options = {"forget_loss": term, "forget_context_weight": 1.0} if term else {}
+    cfg = run_config(tmp / str(fast), masks, [retain], name, train=train, method=options)
     run = Unlearner(cfg)
     run.run()
     return run
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", [*sorted(METHODS), "dual+ref_kl"])
 def test_fast_pass_takes_the_same_steps(method: str, tmp_path: Path, data: tuple[Path, Path]) -> None:
     fast, full = _run(tmp_path, data, method, True), _run(tmp_path, data, method, False)
     assert full.fast is None and fast.fast is not None and fast.fast.first == 1
