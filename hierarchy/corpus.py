@@ -277,7 +277,8 @@ def _tag_batch(texts: list[str]) -> list[list[dict[str, Any]]]:
     return list(tag_texts(_NLP, texts))
 
 
-def _batches(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+def chunks(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    """Consecutive lists of ``size`` documents (the last may be shorter)."""
     batch: list[Document] = []
     for d in docs:
         batch.append(d)
@@ -294,7 +295,7 @@ def tag_documents(
     """Tag documents in order, with ``workers`` forked processes when above 1."""
     global _NLP
     _NLP = nlp
-    batches = _batches(docs, batch_size)
+    batches = chunks(docs, batch_size)
     if workers <= 1:
         for b in batches:
             yield from zip(b, _tag_batch([d.text for d in b]), strict=True)

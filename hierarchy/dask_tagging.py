@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from spacy.language import Language
 from hierarchy.corpus import (
     Document,
     ReadReport,
+    chunks,
     iter_documents,
     jsonl_line,
     part_name,
@@ -78,17 +79,6 @@ def tag_part(payload: tuple[str, str, bytes], texts: list[str]) -> list[list[dic
     from hierarchy.tagger import tag_texts
 
     return list(tag_texts(worker_pipeline(payload), texts))
-
-
-def _parts(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
-    part: list[Document] = []
-    for d in docs:
-        part.append(d)
-        if len(part) >= size:
-            yield part
-            part = []
-    if part:
-        yield part
 
 
 def write_part(rows: Sequence[dict[str, Any]], path: Path, fmt: str) -> None:
@@ -204,7 +194,7 @@ def tag_corpus_dask(
                 pbar.update(1)
                 return sum(map(len, spans))
 
-            for index, part in enumerate(_parts(docs, part_size)):
+            for index, part in enumerate(chunks(docs, part_size)):
                 n_docs += len(part)
                 if index in done:
                     resumed += len(part)
