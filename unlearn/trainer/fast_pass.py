@@ -86,8 +86,8 @@ class FastPass:
     def logits(self, batch: Batch, device: Any) -> Tensor:
         """The logits of every position, as the full pass gives (for forget terms that read whole
         distributions, such as ``ref_kl``)."""
-        head: Any = self.model.get_output_embeddings()
-        return head(self._output(batch, device))
+        model: Any = self.model  # a Hugging Face causal LM (nn.Module's typing hides its methods)
+        return model.get_output_embeddings()(self._output(batch, device))
 
     def token_logprobs(self, batch: Batch, device: Any) -> Tensor:
         """``log p(x_t | x_<t)`` on the batch's non-padding positions (0 on padding), as the full pass gives."""
