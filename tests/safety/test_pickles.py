@@ -136,3 +136,14 @@ def test_no_module_unpickles() -> None:
         if any(call in line for call in ("torch.load(", "pickle.load", "allow_pickle=True", "joblib.load"))
     ]
     assert offenders == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("garbage", [b'{"step": 2, "config_', b"\x00\xff not json", b"[]"])
+def test_a_garbage_checkpoint_meta_is_one_line(interrupted: tuple[Path, Path], garbage: bytes) -> None:
+    d, home = interrupted
+    run = _fresh(d)
+    last = run / "out" / "checkpoints" / "step-0000002"
+    (last / "meta.json").write_bytes(garbage)
+    done = medunlearn("unlearn", "run", run / "run.yaml", "--set", "output.dir=out", home=home, cwd=run)
+    one_line_error(done, str(last), "delete this checkpoint")
