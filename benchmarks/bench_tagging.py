@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -291,6 +292,29 @@ def cdr_child_linker(texts: list[str], thresholds: list[float]) -> dict[str, Any
     return {"build_s": build, "tag_s": tag, "tag_cpu_s": cpu, "runs": runs, "peak_mb": _rss_mb() - base}
 
 
+def speed_rows(
+    method: str, res: dict[str, Any], words: int, tokens: int | None
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """``(row name, run, timing fields)`` for each run of a child's result (one per threshold, or just one)."""
+    runs = res.get("runs") or {"-": {"pred": res["pred"]}}
+    for key, run in runs.items():
+        tag_s = run.get("tag_s", res.get("tag_s"))
+        cpu_s = run.get("tag_cpu_s", res.get("tag_cpu_s"))
+        yield (
+            method if key == "-" else f"{method} (threshold {key})",
+            run,
+            {
+                "build_s": round(res["build_s"], 2),
+                "tag_s": round(tag_s, 2),
+                "words_per_s": round(words / tag_s),
+                "tokens_per_s": round(tokens / tag_s) if tokens else None,
+                "tag_cpu_s": round(cpu_s, 2) if cpu_s else None,
+                "tokens_per_cpu_s": round(tokens / cpu_s) if tokens and cpu_s else None,
+                "peak_mb": round(res["peak_mb"]),
+            },
+        )
+
+
 def bc5cdr_section(skip: set[str]) -> dict[str, Any]:
     """The BC5CDR rows: each method in its own subprocess, scored here."""
     docs = cdr_docs()
@@ -308,20 +332,9 @@ def bc5cdr_section(skip: set[str]) -> dict[str, Any]:
             out["methods"][method] = res
             continue
         tokens = res.get("tokens", tokens)
-        runs = res.get("runs") or {"-": {"pred": res["pred"]}}
-        for key, run in runs.items():
-            tag_s = run.get("tag_s", res.get("tag_s"))
-            cpu_s = run.get("tag_cpu_s", res.get("tag_cpu_s"))
-            name = method if key == "-" else f"{method} (threshold {key})"
-            out["methods"][name] = {
-                "build_s": round(res["build_s"], 2),
-                "tag_s": round(tag_s, 2),
-                "words_per_s": round(words / tag_s),
-                "tokens_per_s": round(tokens / tag_s) if tokens else None,
-                "tokens_per_cpu_s": round(tokens / cpu_s) if tokens and cpu_s else None,
-                "peak_mb": round(res["peak_mb"]),
-                **cdr_score([[tuple(x) for x in d] for d in run["pred"]], docs, tns),
-            }
+        for name, run, row in speed_rows(method, res, words, tokens):
+            row.pop("tag_cpu_s")
+            out["methods"][name] = row | cdr_score([[tuple(x) for x in d] for d in run["pred"]], docs, tns)
     out["tokens"] = tokens
     return out
 
@@ -664,23 +677,8 @@ def main() -> None:
             results["methods"][method] = res
             continue
         tokens = res.get("tokens", tokens)
-        runs = res.get("runs") or {
-            "-": {"tag_s": res["tag_s"], "tag_cpu_s": res["tag_cpu_s"], "pred": res["pred"]}
-        }
-        for key, run in runs.items():
-            tag_s = run.get("tag_s", res.get("tag_s"))
-            cpu_s = run.get("tag_cpu_s", res.get("tag_cpu_s"))
-            name = method if key == "-" else f"{method} (threshold {key})"
-            results["methods"][name] = {
-                "build_s": round(res["build_s"], 2),
-                "tag_s": round(tag_s, 2),
-                "words_per_s": round(words / tag_s),
-                "tokens_per_s": round(tokens / tag_s) if tokens else None,
-                "tag_cpu_s": round(cpu_s, 2) if cpu_s else None,
-                "tokens_per_cpu_s": round(tokens / cpu_s) if tokens and cpu_s else None,
-                "peak_mb": round(res["peak_mb"]),
-                **score([set(p) for p in run["pred"]], gold, texts, ui_names),
-            }
+        for name, run, row in speed_rows(method, res, words, tokens):
+            results["methods"][name] = row | score([set(p) for p in run["pred"]], gold, texts, ui_names)
     if "bc5cdr" not in skip:
         results["bc5cdr"] = bc5cdr_section(skip)
     if "masks" not in skip:
