@@ -10,14 +10,14 @@ The tagging names (spaCy, scispaCy) are imported on first use, so ``import hiera
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hierarchy.levels import Hierarchy, HierarchyConfig, build_hierarchy
 from hierarchy.masks import NEUTRAL, PRESERVE, TARGET, read_masks, write_masks
 from hierarchy.roles import ConceptRole, RoleWeights, assign_roles
 from hierarchy.scope import Scope
 from hierarchy.store import open_hierarchy, read_hierarchy, write_hierarchy
+from ontology.common.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from hierarchy.corpus import read_spans, tag_corpus
@@ -58,9 +58,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'hierarchy' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -9,9 +9,9 @@ The public names are imported on first use, so ``import ontology`` stays cheap.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ontology.common.lazy import lazy_getattr
 from ontology.graph import ConceptGraph
 from ontology.validate import validate  # eager: the submodule of the same name must not shadow the function
 
@@ -41,9 +41,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ontology' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -10,8 +10,9 @@ The public names are imported on first use (torch, transformers), so ``import un
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ontology.common.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from unlearn.config import RunConfig, load_run_config
@@ -45,9 +46,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'unlearn' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
