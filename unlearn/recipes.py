@@ -70,12 +70,10 @@ class UnlearnRecipe(StrictModel):
         ``reference`` (the model before fine-tuning on the records) becomes ``model.reference`` when the
         method's forget term reads one (``ref_kl``); other methods' configs, and their stage keys, leave it out.
         """
-        spec = {"name": method, **self.method.get(method, {})}
-        reads = validate_config(spec, MethodConfig, source=f"method.{method}").reads_reference_model
         data = {
-            "model": {"name": model, **({"reference": reference} if reference and reads else {})},
+            "model": {"name": model},
             "data": {"forget": forget, "retain": list(retain), "max_length": max_length},
-            "method": spec,
+            "method": {"name": method, **self.method.get(method, {})},
             "train": {
                 "steps": self.steps,
                 "batch_size": self.batch_size,
@@ -85,7 +83,10 @@ class UnlearnRecipe(StrictModel):
                 **self.train,
             },
         }
-        return validate_config(data, RunConfig, source=f"unlearn recipe of {method}")
+        cfg = validate_config(data, RunConfig, source=f"unlearn recipe of {method}")
+        if reference and cfg.method.reads_reference_model:
+            cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"reference": reference})})
+        return cfg
 
 
 class RelearnRecipe(StrictModel):
