@@ -19,7 +19,7 @@ from hierarchy.lexicon import Lexicon
 from hierarchy.store import write_hierarchy
 from hierarchy.tagger import make_pipeline
 from ontology.common.errors import InputError, MedunlearnError
-from ontology.graph import ConceptGraph
+from tests.hierarchy.graphs import disorders_and_procedures
 
 RECORDS = [
     {"id": "q1", "question": "Which drug treats panic disorder?", "opa": "Sertraline", "exp": None},
@@ -35,25 +35,9 @@ RECORDS = [
 FIELDS = ["question", "opa", "exp"]
 
 
-def hand_graph() -> ConceptGraph:
-    cg = ConceptGraph()
-    cg.add_concept("X:root", "Disorders and Procedures")
-    cg.add_concept("X:cat", "Things Seen")
-    cg.add_parent("X:cat", "X:root")
-    for cid, label in [
-        ("X:panic", "Panic Disorder"),
-        ("X:anx", "Anxiety Disorders"),
-        ("X:chole", "Cholecystectomy"),
-    ]:
-        cg.add_concept(cid, label)
-        cg.add_parent(cid, "X:cat")
-    cg.add_concept("X:heart", "Heart")
-    return cg
-
-
 @pytest.fixture(scope="module")
 def nlp():
-    cg = hand_graph()
+    cg = disorders_and_procedures()
     return make_pipeline(Lexicon.from_graph(cg, build_hierarchy(cg).levels))
 
 
@@ -190,7 +174,7 @@ def test_cli_tag_masks_preview(cli_app: typer.Typer, tmp_path: Path) -> None:
     from unlearn.models import prepare
 
     tok_dir = prepare("tiny-llama")
-    cg = hand_graph()
+    cg = disorders_and_procedures()
     write_hierarchy(build_hierarchy(cg), tmp_path / "HIER")
     src = write_all_formats(tmp_path)["csv"]
     runner = CliRunner()

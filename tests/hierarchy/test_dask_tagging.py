@@ -13,8 +13,8 @@ from hierarchy.corpus import read_spans, tag_corpus
 from hierarchy.levels import build_hierarchy
 from hierarchy.tagger import build_nlp
 from ontology.common.errors import InputError
-from ontology.graph import ConceptGraph
 from ontology.store import write_graph
+from tests.hierarchy.graphs import disorders_and_procedures
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow  # each test starts a Dask cluster
@@ -26,22 +26,6 @@ TEXTS = [
     "Heart sounds were normal; no panic disorder.",
     "Generalized anxiety disorders and a Heart Clinic visit.",
 ]
-
-
-def graph() -> ConceptGraph:
-    cg = ConceptGraph()
-    cg.add_concept("X:root", "Disorders and Procedures")
-    cg.add_concept("X:cat", "Things Seen")
-    cg.add_parent("X:cat", "X:root")
-    for cid, label in [
-        ("X:panic", "Panic Disorder"),
-        ("X:anx", "Anxiety Disorders"),
-        ("X:chole", "Cholecystectomy"),
-    ]:
-        cg.add_concept(cid, label)
-        cg.add_parent(cid, "X:cat")
-    cg.add_concept("X:heart", "Heart")
-    return cg
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +41,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def nlp():  # noqa: ANN201
-    return build_nlp(build_hierarchy(graph()), scope=["X:cat"])
+    return build_nlp(build_hierarchy(disorders_and_procedures()), scope=["X:cat"])
 
 
 def test_parts_on_a_local_cluster_equal_the_serial_output_and_resume(
@@ -97,7 +81,7 @@ def test_cli_on_a_cluster_by_address_writes_parquet_parts(corpus: Path, tmp_path
 
     from unlearn.cli import app
 
-    write_graph(graph(), tmp_path / "graph")
+    write_graph(disorders_and_procedures(), tmp_path / "graph")
     runner = CliRunner()
     base = ["hierarchy", "tag", str(tmp_path / "graph"), str(corpus), "-t", "title", "-t", "abstract"]
     serial = runner.invoke(app, [*base, "-o", str(tmp_path / "serial.parquet")])
