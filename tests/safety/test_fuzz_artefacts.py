@@ -40,34 +40,27 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("name", ["nodes.parquet", "edges.parquet", "meta.json"])
-def test_graph_directory(built: Path, tmp_path: Path, name: str) -> None:
+def _open_directory(part: str, path: Path) -> object:
+    from hierarchy.store import open_hierarchy
     from ontology.store import read_graph
 
-    valid = (built / "graph" / name).read_bytes()
+    return read_graph(path) if part == "graph" else open_hierarchy(path)
+
+
+@pytest.mark.parametrize(
+    ("part", "name"),
+    [("graph", "nodes.parquet"), ("graph", "edges.parquet"), ("graph", "meta.json"), ("hier", "levels.parquet"),
+     ("hier", "meta.json")],
+)  # fmt: skip
+def test_graph_and_hierarchy_directories(built: Path, tmp_path: Path, part: str, name: str) -> None:
+    valid = (built / part / name).read_bytes()
 
     @FUZZ
     @given(data=hostile(valid))
     def check(data: bytes) -> None:
-        graph = _copy(built / "graph", tmp_path / "graph")
-        write(graph / name, data)
-        only_clean_errors(lambda: read_graph(graph))
-
-    check()
-
-
-@pytest.mark.parametrize("name", ["levels.parquet", "meta.json"])
-def test_hierarchy_directory(built: Path, tmp_path: Path, name: str) -> None:
-    from hierarchy.store import open_hierarchy
-
-    valid = (built / "hier" / name).read_bytes()
-
-    @FUZZ
-    @given(data=hostile(valid))
-    def check(data: bytes) -> None:
-        hier = _copy(built / "hier", tmp_path / "hier")
-        write(hier / name, data)
-        only_clean_errors(lambda: open_hierarchy(hier))
+        directory = _copy(built / part, tmp_path / part)
+        write(directory / name, data)
+        only_clean_errors(lambda: _open_directory(part, directory))
 
     check()
 
