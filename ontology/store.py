@@ -292,9 +292,9 @@ def import_graph(path: str | Path, format: str) -> ConceptGraph:
 
         return read_obographs(path, all_edges=True)
     if format == "graphml":
-        from ontology.readers.xmlsafe import check_prolog
+        from ontology.readers.xmlsafe import check_xml
 
-        check_prolog(path, external_dtd=False)
+        check_xml(path, external_dtd=False)
         g = nx.read_graphml(path)
         g.graph = {k: json.loads(v) for k, v in g.graph.items() if isinstance(v, str)}
         json_keys = set(g.graph.pop("json_node_keys", []))

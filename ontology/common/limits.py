@@ -1,14 +1,16 @@
 """Size limits on input: the longest line of a line-based file and the longest document, with one-line errors.
 
 Line-based inputs (JSONL, CSV, text, OBO, UMLS RRF, PubTator, MeSH tree/CSV, tables) are read through
-:func:`iter_lines`, which never holds more than one line and stops at a line longer than :func:`max_line_bytes` after reading that many bytes: a
-100 MB single-line JSONL fails at once with ``file:1: line longer than …``, not with ``MemoryError`` minutes
-later. Tagged documents longer than :func:`max_document_chars` are refused naming the file and line.
+:func:`iter_lines`, which never holds more than one line and stops at a line longer than :func:`max_line_bytes`
+after reading that many bytes: a 100 MB single-line JSONL fails at once with ``file:1: line longer than …``,
+not with ``MemoryError`` minutes later. Files a library parses (every XML reader) are first scanned by
+:func:`check_line_lengths`, which applies the same limit without holding a line. Tagged documents longer than
+:func:`max_document_chars` are refused naming the file and line.
 
 ==================================  ===================  =============================================
 environment variable                default              applies to
 ==================================  ===================  =============================================
-``MEDUNLEARN_MAX_LINE_BYTES``       16 MiB               one line of JSONL, CSV, TXT, OBO, RRF, PubTator
+``MEDUNLEARN_MAX_LINE_BYTES``       16 MiB               one line of JSONL, CSV, TXT, OBO, RRF, PubTator, XML
 ``MEDUNLEARN_MAX_DOCUMENT_CHARS``   1,000,000            one document to tag (spaCy's own default)
 ==================================  ===================  =============================================
 """
@@ -68,12 +70,40 @@ def iter_lines(fh: BinaryIO, path: str | Path) -> Iterator[tuple[int, bytes]]:
     while raw := fh.readline(limit + 1):
         number += 1
         if len(raw) > limit and raw[-1:] != b"\n":
-            raise InputError(
-                f"line longer than {limit:,} bytes (the limit; MEDUNLEARN_MAX_LINE_BYTES raises it)",
-                path,
-                number,
-            )
+            raise _line_too_long(limit, path, number)
         yield number, raw
+
+
+def check_line_lengths(path: str | Path) -> None:
+    """Raise at the first line of a file longer than :func:`max_line_bytes` (its newline not counted), as
+    :func:`iter_lines` would, for files that a library parses itself (XML). The file is read in chunks (at
+    most 1 MiB), so no line is held and an over-long one is refused after at most one chunk beyond the limit.
+    """
+    limit = max_line_bytes()
+    run = 0  # bytes since the last newline
+    newlines = 0
+    with open(path, "rb") as fh:
+        # a chunk is at most ``limit`` long: a line that starts and ends inside one cannot be too long
+        while chunk := fh.read(min(limit, 1 << 20)):
+            first = chunk.find(b"\n")
+            if first < 0:
+                run += len(chunk)
+            else:
+                if run + first > limit:
+                    break
+                newlines += chunk.count(b"\n")
+                run = len(chunk) - chunk.rfind(b"\n") - 1
+            if run > limit:
+                break
+        else:
+            return
+    raise _line_too_long(limit, path, newlines + 1)
+
+
+def _line_too_long(limit: int, path: str | Path, line: int) -> InputError:
+    return InputError(
+        f"line longer than {limit:,} bytes (the limit; MEDUNLEARN_MAX_LINE_BYTES raises it)", path, line
+    )
 
 
 def check_document(text: str, path: str | Path, line: int | None = None) -> str:

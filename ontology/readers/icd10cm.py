@@ -24,7 +24,7 @@ import networkx as nx
 from ontology.common.errors import InputError
 from ontology.graph import ConceptGraph, gc_paused, node_attrs
 from ontology.readers.provenance import source_record
-from ontology.readers.xmlsafe import check_prolog
+from ontology.readers.xmlsafe import check_xml
 
 LICENCE = "ICD-10-CM: U.S. Centers for Disease Control and Prevention (NCHS) and CMS; public domain"
 
@@ -70,7 +70,7 @@ def read_icd10cm(path: str | Path, strict: bool = False, seventh_characters: boo
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("empty file", path)
-    check_prolog(path)
+    check_xml(path)
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:

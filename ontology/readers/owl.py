@@ -50,7 +50,7 @@ from ontology.common.errors import InputError
 from ontology.common.hashing import sha256_file
 from ontology.graph import ConceptGraph, gc_paused
 from ontology.prefixes import compress, expand
-from ontology.readers.xmlsafe import check_prolog
+from ontology.readers.xmlsafe import check_xml
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -428,7 +428,7 @@ def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
     if not path.is_file():
         raise InputError("is a directory, expected a file" if path.is_dir() else "file not found", path)
     flavour = sniff_xml_flavour(path)
-    check_prolog(path, external_dtd=False)
+    check_xml(path, external_dtd=False)
     collector = TripleCollector()
     try:
         with gc_paused(), open(path, "rb") as fh:

@@ -16,7 +16,7 @@ from typing import Any
 from ontology.common.errors import InputError
 from ontology.graph import ConceptGraph, gc_paused
 from ontology.readers.owl import TripleCollector, _invalid_utf8
-from ontology.readers.xmlsafe import EntityRefused, check_prolog
+from ontology.readers.xmlsafe import EntityRefused, check_xml
 
 #: Accepted ``format`` names → (pyoxigraph format name, rdflib format name).
 FORMATS: dict[str, tuple[str, str]] = {
@@ -157,7 +157,7 @@ def read_rdf(
         if not fh.read(4096).strip():
             raise InputError("empty file", path)
     if FORMATS[format][0] == "RDF_XML":
-        check_prolog(path, external_dtd=False)
+        check_xml(path, external_dtd=False)
     elif FORMATS[format][0] == "JSON_LD":
         refuse_remote_contexts(path)
     if engine == "auto":

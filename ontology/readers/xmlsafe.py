@@ -1,12 +1,14 @@
-"""Safe XML reading: refuse entity declarations (entity bombs, XXE) before parsing a byte of content.
+"""Safe XML reading: refuse entity declarations (entity bombs, XXE) and over-long lines before parsing content.
 
 Every XML reader -- RDF/XML and OWL/XML (:mod:`ontology.readers.owl`, :mod:`ontology.readers.rdf`), MeSH
-descriptor XML, ICD-10-CM, GraphML imports -- first calls :func:`check_prolog`, which runs expat over the
-prolog only (everything before the root element, where a DOCTYPE and its entity declarations must sit) and
-raises :class:`EntityRefused` naming the file and line if it declares any entity: internal or external,
-general or parameter. External DTDs are never fetched; where a format has no use for one (RDF/XML, OWL/XML,
-GraphML: ``external_dtd=False``) a DOCTYPE naming one is refused too, since the entities it would define
-would silently vanish; MeSH's ``<!DOCTYPE DescriptorRecordSet SYSTEM "desc2017.dtd">`` stays fine.
+descriptor XML, ICD-10-CM, GraphML imports -- first calls :func:`check_xml`. It runs expat over the prolog
+only (everything before the root element, where a DOCTYPE and its entity declarations must sit) and raises
+:class:`EntityRefused` naming the file and line if it declares any entity: internal or external, general or
+parameter. External DTDs are never fetched; where a format has no use for one (RDF/XML, OWL/XML, GraphML:
+``external_dtd=False``) a DOCTYPE naming one is refused too, since the entities it would define would
+silently vanish; MeSH's ``<!DOCTYPE DescriptorRecordSet SYSTEM "desc2017.dtd">`` stays fine. It then scans
+the file for a line longer than ``MEDUNLEARN_MAX_LINE_BYTES``
+(:func:`ontology.common.limits.check_line_lengths`), the limit of every line-based input.
 :func:`safe_iterparse` then streams the file with ``xml.etree.ElementTree.iterparse``.
 """
 
@@ -19,6 +21,7 @@ from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 from ontology.common.errors import InputError
+from ontology.common.limits import check_line_lengths
 
 ENTITY_MESSAGE = "XML entity declarations are refused (entity expansion or external entity attack)"
 DTD_MESSAGE = "an external DTD is refused here (its entities would never be loaded)"
@@ -32,11 +35,16 @@ class _RootReached(Exception):
     pass
 
 
-def check_prolog(path: str | Path, *, external_dtd: bool = True) -> None:
+def check_xml(path: str | Path, *, external_dtd: bool = True) -> None:
     """Raise :class:`EntityRefused` if the XML prolog declares an entity (or, unless ``external_dtd``, names
-    an external DTD); :class:`InputError` for a missing file, a directory or XML that is not well formed.
-    Returns at the root element."""
-    path = Path(path)
+    an external DTD); :class:`InputError` for a missing file, a directory, a prolog that is not well formed
+    or a line over the limit."""
+    _check_prolog(Path(path), external_dtd)
+    check_line_lengths(path)
+
+
+def _check_prolog(path: Path, external_dtd: bool) -> None:
+    """:func:`check_xml`'s prolog part: returns at the root element."""
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
@@ -72,14 +80,14 @@ def check_prolog(path: str | Path, *, external_dtd: bool = True) -> None:
 
 
 def safe_iterparse(path: str | Path, events: tuple[Any, ...] = ("end",)) -> Iterator[tuple[str, ET.Element]]:
-    """``ElementTree.iterparse`` after :func:`check_prolog`; parse errors become :class:`InputError`.
+    """``ElementTree.iterparse`` after :func:`check_xml`; parse errors become :class:`InputError`.
 
     The caller clears the elements it has read (``elem.clear()``) to keep memory bounded.
     """
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("empty file", path)
-    check_prolog(path)
+    check_xml(path)
     try:
         yield from ET.iterparse(path, events=events)
     except ET.ParseError as exc:

@@ -27,8 +27,8 @@ DOCUMENTS = {
         "x.owx",
         "owl",
         "Ontology",
-        '<Ontology xmlns="http://www.w3.org/2002/07/owl#"><Declaration><Class IRI="http://x/&x;"/></Declaration>'
-        "</Ontology>",
+        '<Ontology xmlns="http://www.w3.org/2002/07/owl#" ontologyIRI="http://x/o">'
+        '<Declaration><Class IRI="http://x/&x;"/></Declaration></Ontology>',
     ),
     "mesh-xml": (
         "desc.xml",
@@ -81,6 +81,25 @@ def test_entity_declarations_are_refused_by_build_and_listed_by_validate(
     assert checked.returncode == 1, checked.stderr
     assert checked.stdout.startswith(f"error: xml_entity: {path}:3: XML entity declarations are refused")
     assert "TOP-SECRET" not in checked.stdout + checked.stderr + built.stdout + built.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", list(DOCUMENTS))
+def test_a_line_over_the_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    """An XML line longer than MEDUNLEARN_MAX_LINE_BYTES (lowered here) is refused before parsing, as a line
+    of any line-based input is; under the default limit the same file builds."""
+    name, cli_format, _, body = DOCUMENTS[fmt]
+    path = tmp_path / name
+    path.write_text(f'<?xml version="1.0"?>\n{body.replace("&x;", "a" * 2000)}\n')
+    monkeypatch.setenv("MEDUNLEARN_MAX_LINE_BYTES", "1000")
+    one_line_error(
+        medunlearn("ontology", "build", path, "--format", cli_format, "-o", tmp_path / "g"),
+        f"{path}:2: line longer than 1,000 bytes (the limit; MEDUNLEARN_MAX_LINE_BYTES raises it)",
+    )
+    assert not (tmp_path / "g").exists()
+    monkeypatch.delenv("MEDUNLEARN_MAX_LINE_BYTES")
+    built = medunlearn("ontology", "build", path, "--format", cli_format, "-o", tmp_path / "g")
+    assert built.returncode == 0, built.stderr
 
 
 @pytest.mark.slow
