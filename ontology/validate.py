@@ -10,8 +10,9 @@ code                   severity  meaning
 ``dangling_parent``    error     a parent that the source never declares: a reader's skipped note
                                  ``… target X … is not a term/class in this file`` or a node with
                                  ``declared=False``
-``duplicate_id``       error     two stanzas or rows with one id: a reader's skipped note ``duplicate id X …``
-                                 (the reader merged them into the first)
+``duplicate_id``       error     one id defined twice: a reader's skipped note ``duplicate id X …`` (the
+                                 reader kept the first, or merged into it; what counts as defined twice in
+                                 each format is listed in ``docs/safety.md``)
 ``obsolete_in_use``    error     an obsolete concept that still has a parent or a child
 ``duplicate_label``    warning   two live concepts of one source with the same label (case-insensitive)
 ``skipped``            warning   any other item the tolerant reader skipped (``graph.graph["skipped"]``)

@@ -7,6 +7,9 @@ their parent code). ``tree_numbers`` holds the code path joined by ``/``
 (``5/F40-F48/F41/F41.1``); ``inclusionTerm`` notes become ``RELATED`` synonyms. A section of one
 category (``B99``) gets the id ``ICD10CM:B99-B99`` so that it does not collide with the category.
 
+A ``<diag>`` whose code an earlier one already defined is a duplicate id: it is left out, with the codes
+under it, and ``duplicate id ICD10CM:…`` is noted (an error for ``ontology validate`` and ``--strict``).
+
 ``seventh_characters=True`` also creates the codes formed with a seventh-character extension
 (``sevenChrDef``: ``S00.00`` + ``A`` → ``S00.00XA``, "…, initial encounter") under the leaf codes
 the definition applies to. The expansion is mechanical: it also forms the few combinations that the
@@ -121,6 +124,11 @@ def _add_diag(
         skipped.append(f"{file}: {message}")
         return
     node = f"ICD10CM:{code}"
+    if node in graph:
+        skipped.append(
+            f"{file}: duplicate id {node}: a second <diag> (under {parent}); it and its codes left out"
+        )
+        return
     synonyms = [(" ".join((n.text or "").split()), "RELATED") for n in diag.iterfind("inclusionTerm/note")]
     label = _text(diag, "desc")
     graph.add_node(node, **_attrs(label, "category" if "." not in code else "code", [*path, code], synonyms))

@@ -5,6 +5,11 @@ descriptors at the parent positions (``A01.236.249`` → ``A01.236``), so a desc
 several positions has several parents. Top-level positions (``A01``) hang under one node
 per category, ``MESHTREE:A`` … ``MESHTREE:Z``, labelled with the category name.
 
+A descriptor has one row per position, so its UI repeats; the same UI with two different headings
+(``MeshTree.txt``), or with two labels in the descriptor CSV, is a duplicate id: the first is kept and
+``duplicate id MESH:D…`` noted (an error for ``ontology validate`` and ``--strict``). A tree number
+that appears twice is skipped (raised in strict mode).
+
 ``mtrees`` files carry no descriptor UI: a heading gets ``MESH:<UI>`` when ``labels`` (the
 descriptor CSV, see :func:`read_mesh_descriptor_csv`) knows the heading, otherwise the id
 ``MESHTREE:<its first tree number>``.
@@ -144,7 +149,8 @@ def read_mesh_tree(path: str | Path, strict: bool = False, labels: str | Path | 
             attrs["tree_numbers"].append(tn)
             if attrs["label"] != term:
                 skips.note(
-                    f"{node} has two headings, {attrs['label']!r} and {term!r}; kept the first", number
+                    f"duplicate id {node}: two headings, {attrs['label']!r} and {term!r}; kept the first",
+                    number,
                 )
 
     graph = nx.DiGraph()
@@ -218,7 +224,15 @@ def read_mesh_descriptor_csv(path: str | Path, strict: bool = False) -> ConceptG
         if not _UI.match(ui):
             skips.add(f"no MeSH UI at the end of {row[0]!r}", number)
             continue
-        graph.add_node(f"MESH:{ui}", **_attrs(row[label_col].strip(), []))
+        node, label = f"MESH:{ui}", row[label_col].strip()
+        if node in graph:  # a repeated row is harmless; a second label is a second definition
+            if graph.nodes[node]["label"] != label:
+                first = graph.nodes[node]["label"]
+                skips.note(
+                    f"duplicate id {node}: two labels, {first!r} and {label!r}; kept the first", number
+                )
+            continue
+        graph.add_node(node, **_attrs(label, []))
     version = year_in_name(path)
     graph.graph["sources"] = [
         source_record(path, "mesh-csv", version=version, licence=MESH_LICENCE.format(version=version or "?"))

@@ -6,6 +6,11 @@ concept are ``EXACT``, those of other concepts ``RELATED``: NLM files narrower a
 concepts under one descriptor) and the preferred concept's scope note as definition.
 Parents come from the tree numbers, as in :mod:`ontology.readers.mesh_tree`. Entity
 declarations are refused (see :mod:`ontology.readers.xmlsafe`).
+
+A record is a whole definition: a second ``DescriptorRecord`` with a ``DescriptorUI`` already read is a
+duplicate id, left out and noted (``duplicate id MESH:D… : DescriptorRecord #N repeats #M``, an error
+for ``ontology validate`` and ``--strict``). A tree number that a second descriptor claims stays with
+the first (noted, or raised in strict mode, as the tree reader does).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ def read_mesh_xml(path: str | Path, strict: bool = False) -> ConceptGraph:
     skips = Skips(path, strict)
     nodes: dict[str, dict[str, Any]] = {}
     position: dict[str, str] = {}
+    record_of: dict[str, int] = {}  # node → its record's ordinal
     root = None
     records = 0
     for event, elem in safe_iterparse(path, events=("start", "end")):
@@ -60,6 +66,13 @@ def read_mesh_xml(path: str | Path, strict: bool = False) -> ConceptGraph:
             root.clear()
             continue
         node = f"MESH:{ui}"
+        if node in record_of:
+            skips.note(
+                f"duplicate id {node}: DescriptorRecord #{records} repeats #{record_of[node]}; kept the first"
+            )
+            root.clear()
+            continue
+        record_of[node] = records
         label = _text(elem, "DescriptorName/String")
         tree_numbers = [t.text.strip() for t in elem.iterfind("TreeNumberList/TreeNumber") if t.text]
         synonyms: list[tuple[str, str]] = []
@@ -80,7 +93,8 @@ def read_mesh_xml(path: str | Path, strict: bool = False) -> ConceptGraph:
             source="MESH",
         )
         for tn in tree_numbers:
-            position[tn] = node
+            if position.setdefault(tn, node) != node:
+                skips.add(f"tree number {tn} appears twice, for {position[tn]} and {node}")
         root.clear()  # drop the records read so far: memory stays bounded
     if records == 0:
         raise InputError("no DescriptorRecord found", path)

@@ -6,6 +6,11 @@
 :mod:`ontology.writers.vocab` the rest. ``is_a`` edges (and ``rdfs:subClassOf``) are the hierarchy; other
 edges (``part_of`` …) go to the node attribute ``relationships`` as ``(relation, target)`` pairs, as the OBO
 reader does, unless ``all_edges`` (a round trip of our own export keeps every edge).
+
+The first node with a label defines its id: a later node with another label is a duplicate id, left out and
+noted (``duplicate id X …``, an error for ``ontology validate`` and ``--strict``); one with the same label or
+none is a repeat and left out. A node without a label (a stub naming an imported class) is replaced by a later
+one that has a label.
 """
 
 from __future__ import annotations
@@ -57,8 +62,8 @@ def _node(n: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return cid, attrs
 
 
-def from_obographs(data: dict[str, Any], *, all_edges: bool = False) -> ConceptGraph:
-    """The concept graph of an OBO Graphs document (see the module docstring)."""
+def from_obographs(data: dict[str, Any], skips: Skips, *, all_edges: bool = False) -> ConceptGraph:
+    """The concept graph of an OBO Graphs document (see the module docstring); duplicates go to ``skips``."""
     cg = ConceptGraph()
     g = cg.graph
     relationships: list[tuple[str, str, str]] = []
@@ -67,6 +72,13 @@ def from_obographs(data: dict[str, Any], *, all_edges: bool = False) -> ConceptG
         for n in graph.get("nodes") or []:
             if n.get("type", "CLASS") == "CLASS" and n.get("id"):
                 cid, attrs = _node(n)
+                first = g.nodes[cid]["label"] if cid in g else ""
+                if first:
+                    if attrs["label"] and attrs["label"] != first:
+                        skips.note(
+                            f"duplicate id {cid}: two labels, {first!r} and {attrs['label']!r}; kept the first"
+                        )
+                    continue
                 g.add_node(cid, **attrs)
                 for p in (n.get("meta") or {}).get("basicPropertyValues") or []:
                     if p.get("pred") == ALT_ID:
@@ -104,7 +116,7 @@ def read_obographs(path: str | Path, strict: bool = False, all_edges: bool = Fal
         raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno) from None
     if not isinstance(data, dict) or not isinstance(data.get("graphs"), list):
         raise InputError("not OBO Graphs JSON (no 'graphs' list at the top level)", path)
-    cg = from_obographs(data, all_edges=all_edges)
+    cg = from_obographs(data, skips, all_edges=all_edges)
     if not len(cg):
         raise InputError("no CLASS node found: not an ontology", path)
     versions = [(gr.get("meta") or {}).get("version") for gr in data["graphs"]]

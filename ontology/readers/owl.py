@@ -11,6 +11,11 @@ What is read
 - Concepts: named subjects typed ``owl:Class``, ``rdfs:Class`` or ``skos:Concept``, and named subjects of
   ``rdfs:subClassOf``. ``owl:Thing``/``owl:Nothing`` and blank nodes are never concepts.
 - Label: ``rdfs:label``, else ``skos:prefLabel`` (English or untagged literals; the first one read wins).
+- Duplicate ids: a class with two different values of ``rdfs:label`` (or of ``skos:prefLabel``) in one
+  language (or both untagged) is the same id defined twice (ROBOT's ``multiple_labels``, SKOS's one
+  ``prefLabel`` per language); the first value read is kept and ``duplicate id X: …`` is noted in ``skipped``,
+  as are two IRIs that give one CURIE (their attributes merged). A repeated triple, or one label in several
+  languages, is not a duplicate: RDF states facts, and stating one twice changes nothing.
 - Synonyms: ``oboInOwl:hasExactSynonym``/``hasRelatedSynonym``/``hasBroadSynonym``/``hasNarrowSynonym`` with
   that scope; ``skos:altLabel`` as ``EXACT``.
 - Definition: ``IAO:0000115`` or ``skos:definition``. Xrefs: ``oboInOwl:hasDbXref``. SKOS mappings
@@ -64,6 +69,7 @@ CLASS_TYPES = frozenset({OWL + "Class", RDFS + "Class", SKOS + "Concept"})
 PARENT_PREDICATES = frozenset({RDFS + "subClassOf", SKOS + "broader"})
 NOT_CONCEPTS = frozenset({OWL + "Thing", OWL + "Nothing"})
 LABEL_PREDICATES = {RDFS + "label": 0, SKOS + "prefLabel": 1}
+_LABEL_NAMES = ("rdfs:label", "skos:prefLabel")  # by rank
 SYNONYM_PREDICATES = {
     OIO + "hasExactSynonym": "EXACT",
     OIO + "hasRelatedSynonym": "RELATED",
@@ -151,7 +157,8 @@ class TripleCollector:
         self.edges: list[tuple[str, str]] = []
         self.records: dict[str, list[tuple[str, Any, Any]]] = defaultdict(list)
         self.ontology_meta: dict[str, list[str]] = defaultdict(list)
-        self.reasons: list[str] = []
+        #: ``(fault, what was done about it)`` for each duplicate id, in the order found
+        self.duplicates: list[tuple[str, str]] = []
 
     def add_objects(self, triples: Iterable[tuple[str, str, str]]) -> None:
         classes, edges, records = self.classes, self.edges, self.records
@@ -184,8 +191,9 @@ class TripleCollector:
             if not s or s[0] == "_":
                 continue
             if p in labels:
-                if _is_english(d if d and d[0] == "@" else None):
-                    records[s].append(("label", str(o), labels[p]))
+                lang = d.lower() if d and d[0] == "@" else ""
+                if _is_english(lang):
+                    records[s].append(("label", str(o), (labels[p], lang)))
             elif p in synonyms:
                 if _is_english(d if d and d[0] == "@" else None):
                     records[s].append(("synonym", str(o), synonyms[p]))
@@ -207,7 +215,7 @@ class TripleCollector:
 
     def build(self, path: Path, fmt: str) -> ConceptGraph:
         """The concept graph of everything collected, with ``path`` as its source."""
-        reasons: list[str] = []
+        duplicates: list[tuple[str, str]] = []
         classes = self.classes
         for s, _ in self.edges:
             classes.setdefault(s, None)
@@ -218,7 +226,9 @@ class TripleCollector:
         for iri in classes:
             c = iri_to_curie(iri)
             if c in owner:
-                reasons.append(f"{iri} and {owner[c]} both give the id {c}; attributes merged")
+                duplicates.append(
+                    (f"duplicate id {c}: {iri} and {owner[c]} both give it", "attributes merged")
+                )
             owner.setdefault(c, iri)
             curie[iri] = c
         nodes: dict[str, dict[str, Any]] = {}
@@ -236,10 +246,15 @@ class TripleCollector:
             trees: list[str] = []
             mappings: list[tuple[str, str]] = []
             obsolete = False
+            first_labels: dict[tuple[int, str], str] | None = None  # by (rank, language)
             for kind, value, extra in records.pop(iri, no_records):  # pop: free them as we go
                 if kind == "label":
-                    if extra < label_rank:
-                        label, label_rank = value, extra
+                    if extra[0] < label_rank:
+                        label, label_rank = value, extra[0]
+                    if first_labels is None:
+                        first_labels = {extra: value}
+                    elif (first := first_labels.setdefault(extra, value)) != value:
+                        duplicates.append((_two_labels(cid, extra, first, value), "kept the first"))
                 elif kind == "synonym":
                     synonyms.append((value, extra))
                 elif kind == "xref":
@@ -297,10 +312,11 @@ class TripleCollector:
             nodes,
             ((c, p, "is_a") for c, p in edges),
             sources=[self.provenance(path, fmt)],
-            skipped=[f"{path}: {r}" for r in reasons + notes],
+            skipped=[f"{path}: {fault}; {done}" for fault, done in duplicates]
+            + [f"{path}: {n}" for n in notes],
             alt_ids={a: c for a, c in alt_ids.items() if a not in nodes},
         )
-        self.reasons = reasons
+        self.duplicates = duplicates
         return cg
 
     def provenance(self, path: Path, fmt: str) -> dict[str, Any]:
@@ -315,6 +331,13 @@ class TripleCollector:
             "sha256": sha256_file(path),
             "licence": licences[0] if licences else None,
         }
+
+
+def _two_labels(cid: str, key: tuple[int, str], first: str, second: str) -> str:
+    rank, lang = key
+    return (
+        f"duplicate id {cid}: two {lang or 'untagged'} {_LABEL_NAMES[rank]} values, {first!r} and {second!r}"
+    )
 
 
 class _Sink:
@@ -413,8 +436,9 @@ def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
     path : str or Path
         The ``.owl``/``.rdf``/``.owx`` file.
     strict : bool
-        Raise :class:`~ontology.common.errors.InputError` when two IRIs give one CURIE instead of merging
-        them. Dropped edges (undeclared parents, obsolete terms) are always only noted in ``skipped``.
+        Raise :class:`~ontology.common.errors.InputError` at the first duplicate id (two IRIs that give one
+        CURIE, two labels in one language) instead of noting it. Dropped edges (undeclared parents, obsolete
+        terms) are always only noted in ``skipped``.
 
     Raises
     ------
@@ -448,6 +472,6 @@ def read_owl(path: str | Path, strict: bool = False) -> ConceptGraph:
         raise InputError(f"malformed {what}: {detail}", path, line) from None
     with gc_paused():
         cg = collector.build(path, flavour)
-    if strict and collector.reasons:
-        raise InputError(f"{collector.reasons[0]} (strict mode)", path)
+    if strict and collector.duplicates:
+        raise InputError(f"{collector.duplicates[0][0]} (strict mode)", path)
     return cg

@@ -138,7 +138,7 @@ def read_rdf(
     format : str
         ``turtle`` (``ttl``), ``nt`` (``ntriples``), ``json-ld`` (``jsonld``) or ``rdfxml``.
     strict : bool
-        Raise when two IRIs give one CURIE (see :func:`ontology.readers.owl.read_owl`).
+        Raise at the first duplicate id (see :func:`ontology.readers.owl.read_owl`).
     engine : str
         ``auto`` (pyoxigraph if installed, else rdflib), ``oxigraph`` or ``rdflib``.
 
@@ -189,6 +189,6 @@ def read_rdf(
         raise InputError(f"malformed {format}: {detail}", path, line) from None
     with gc_paused():
         cg = collector.build(path, format)
-    if strict and collector.reasons:
-        raise InputError(f"{collector.reasons[0]} (strict mode)", path)
+    if strict and collector.duplicates:
+        raise InputError(f"{collector.duplicates[0][0]} (strict mode)", path)
     return cg

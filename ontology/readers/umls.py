@@ -4,6 +4,10 @@ Nodes are concepts ``UMLS:<CUI>``. From ``MRCONSO.RRF`` (rows filtered by langua
 vocabulary, suppressible rows dropped unless asked for): the label is the concept's preferred
 name (``TS=P, STT=PF, ISPREF=Y``, else the first kept row), the other names are ``EXACT``
 synonyms, and each ``SAB:CODE`` becomes an xref (``MSH`` → ``MESH:D…`` so MeSH aligns by UI).
+A CUI has many rows (one per atom) but one preferred name per language: a second, different
+preferred name in the language of the label is a duplicate id, noted with its line (``duplicate id
+UMLS:C…``, an error for ``ontology validate`` and ``--strict``); the first stays the label and both
+are names.
 
 Direction in ``MRREL.RRF``: a row ``CUI1|…|REL|CUI2|…`` states how the *second* concept relates
 to the *first* ("REL: relationship of second concept or atom to first concept or atom", UMLS
@@ -127,7 +131,7 @@ def _rows(path: Path, skips: Skips) -> Iterator[tuple[int, list[str]]]:
                 yield number, line.split("|")
 
 
-def _table(path: Path, cols: list[str], skips: Skips) -> Iterator[dict[str, str]]:
+def _table(path: Path, cols: list[str], skips: Skips) -> Iterator[tuple[int, dict[str, str]]]:
     n = len(cols)
     for number, fields in _rows(path, skips):
         if len(fields) == n + 1 and fields[-1] == "":
@@ -135,7 +139,7 @@ def _table(path: Path, cols: list[str], skips: Skips) -> Iterator[dict[str, str]
         if len(fields) != n:
             skips.add(f"expected {n} '|'-separated fields, got {len(fields)}", number)
             continue
-        yield dict(zip(cols, fields, strict=True))
+        yield number, dict(zip(cols, fields, strict=True))
 
 
 def _xref(sab: str, code: str) -> str | None:
@@ -186,7 +190,7 @@ def read_umls(
         raise InputError(f"unknown relations {sorted(unknown)}; choose from PAR, CHD, RB, RN", meta)
 
     names: dict[str, dict[str, Any]] = {}
-    for row in _table(mrconso, columns["MRCONSO.RRF"], skips):
+    for number, row in _table(mrconso, columns["MRCONSO.RRF"], skips):
         if (langs and row["LAT"] not in langs) or (sabs is not None and row["SAB"] not in sabs):
             continue
         if not include_suppressed and row.get("SUPPRESS", "N") not in ("N", ""):
@@ -194,8 +198,15 @@ def read_umls(
         entry = names.get(row["CUI"])
         if entry is None:
             entry = names[row["CUI"]] = {"label": None, "first": row["STR"], "names": {}, "xrefs": {}}
-        if entry["label"] is None and row["TS"] == "P" and row["STT"] == "PF" and row["ISPREF"] == "Y":
-            entry["label"] = row["STR"]
+        if row["TS"] == "P" and row["STT"] == "PF" and row["ISPREF"] == "Y":
+            if entry["label"] is None:
+                entry["label"], entry["lat"] = row["STR"], row["LAT"]
+            elif entry["lat"] == row["LAT"] and entry["label"] != row["STR"]:
+                skips.note(
+                    f"duplicate id UMLS:{row['CUI']}: two preferred {row['LAT']} names, {entry['label']!r} "
+                    f"and {row['STR']!r}; kept the first",
+                    number,
+                )
         entry["names"][row["STR"]] = None
         xref = _xref(row["SAB"], row["CODE"])
         if xref:
@@ -249,7 +260,7 @@ def _read_relations(
         return []
     skips.path = str(mrrel)
     nodes = graph.nodes
-    for row in _table(mrrel, columns["MRREL.RRF"], skips):
+    for _, row in _table(mrrel, columns["MRREL.RRF"], skips):
         rel = row["REL"]
         if rel not in wanted or (sabs is not None and row["SAB"] not in sabs):
             continue
@@ -271,7 +282,7 @@ def _read_semantic_types(
         return []
     skips.path = str(mrsty)
     names: dict[str, str] = {}
-    for row in _table(mrsty, columns["MRSTY.RRF"], skips):
+    for _, row in _table(mrsty, columns["MRSTY.RRF"], skips):
         node = graph.nodes.get(f"UMLS:{row['CUI']}")
         if node is not None and row["TUI"] not in node["semantic_types"]:
             node["semantic_types"].append(row["TUI"])
@@ -287,7 +298,7 @@ def _read_definitions(
     if not mrdef.is_file():
         return []
     skips.path = str(mrdef)
-    for row in _table(mrdef, columns["MRDEF.RRF"], skips):
+    for _, row in _table(mrdef, columns["MRDEF.RRF"], skips):
         node = graph.nodes.get(f"UMLS:{row['CUI']}")
         if node is not None and node["definition"] is None and (sabs is None or row["SAB"] in sabs):
             node["definition"] = row["DEF"]

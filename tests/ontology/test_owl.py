@@ -132,7 +132,7 @@ def test_id_clash_is_noted_or_raised_in_strict_mode(tmp_path):
         "<http://purl.obolibrary.org/obo/X_1> a owl:Class .\n<http://other.org/x#X_1> a owl:Class .\n"
     )
     assert len(read_rdf(ttl)) == 1
-    with pytest.raises(InputError, match=r"both give the id X:1; attributes merged \(strict mode\)"):
+    with pytest.raises(InputError, match=r"duplicate id X:1: .* both give it \(strict mode\)"):
         read_rdf(ttl, strict=True)
 
 
