@@ -3,8 +3,9 @@
 A stage named ``memorize`` with config ``c`` lives in ``ROOT/memorize-<hash(c)>/``. While it runs it
 works in ``ROOT/memorize-<hash>.partial/`` (which it may checkpoint into, so an interrupted stage
 resumes); when it finishes, ``stage.json`` is written and the directory is renamed into place. A
-finished stage is never recomputed; one whose ``stage.json`` is unreadable (truncated, edited) counts as not
-finished and runs again.
+finished stage is never recomputed. One whose ``stage.json`` is unreadable (truncated, edited, not a stage
+record) is refused with one line naming the file: its outputs may be hours of training, so they are neither
+trusted nor replaced; deleting the stage directory runs the stage again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ontology.common.atomic import atomic_write_json, replace_directory
-from ontology.common.errors import MedunlearnError
+from ontology.common.errors import InputError, MedunlearnError
 from ontology.common.hashing import config_hash
 from ontology.common.outputs import OutputKind
 
@@ -33,14 +34,30 @@ STAGES_OUTPUT = OutputKind(
 
 
 def _read_record(path: Path) -> dict[str, Any] | None:
-    """A finished stage's ``stage.json``; None when it is missing, truncated or not a stage record (the stage
-    then counts as not finished and runs again)."""
+    """A finished stage's ``stage.json``; None when there is none (the stage has not finished).
+
+    Raises
+    ------
+    InputError
+        When it is unreadable, truncated or not a stage record.
+    """
     try:
-        record = json.loads(path.read_bytes())
-        float(record["seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
+        data = path.read_bytes()
+    except FileNotFoundError:
         return None
-    return record if isinstance(record.get("info"), dict) else None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path) from None
+    try:
+        record = json.loads(data)
+        float(record["seconds"])
+        if isinstance(record["info"], dict):
+            return record
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
+        pass
+    raise InputError(
+        f"not a finished stage's record (truncated or edited); delete {path.parent} to run the stage again",
+        path,
+    )
 
 
 @dataclass
@@ -93,8 +110,6 @@ class StageRunner:
             self._say(f"{shown:<22} cached   ({result.seconds:7.1f} s when it ran)  {final}")
             self.results.append(result)
             return result
-        if (final / STAGE_FILE).exists():
-            self._say(f"{shown:<22} {final / STAGE_FILE} is unreadable: the stage runs again")
         partial = final.with_name(final.name + ".partial")
         try:
             partial.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.safety.artefacts import tiny_patch, write_obo
+from tests.safety.artefacts import snapshot, tiny_patch, write_obo
 from tests.safety.console import medunlearn, one_line_error
 
 pytestmark = pytest.mark.slow  # console-script processes
@@ -121,3 +121,22 @@ def test_corrupt_patches_and_model_directories(tmp_path: Path, home: Path) -> No
             medunlearn("unlearn", "apply-patch", broken, good_patch, "-o", tmp_path / "o3", home=home),
             expected,
         )
+
+
+def test_a_corrupt_cached_stage_is_one_line(tmp_path: Path, home: Path) -> None:
+    """A cached stage whose stage.json is truncated is refused naming it (exit 2): not trusted, not run again
+    over its outputs, and no other stage or file is touched."""
+    out = tmp_path / "suite"
+    args = ("eval", "suite", "medmcqa-surgery", "--size", "smoke", "--until", "masks", "--out", out)
+    first = medunlearn(*args, home=home)
+    assert first.returncode == 0, first.stderr
+    record = next((out / "stages").glob("hierarchy-*")) / "stage.json"
+    record.write_bytes(record.read_bytes()[:20])
+    before, stages = snapshot(out), sorted((out / "stages").iterdir())
+    again = medunlearn(*args, home=home)
+    assert again.returncode == 2 and "Traceback" not in again.stderr, again.stderr
+    errors = [line for line in again.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [again.stderr.strip().splitlines()[-1]], again.stderr
+    assert errors[0].startswith(f"error: {record}: not a finished stage's record"), errors
+    assert f"delete {record.parent} to run the stage again" in errors[0]
+    assert snapshot(out) == before and sorted((out / "stages").iterdir()) == stages
