@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ontology.common.errors import InputError
+from ontology.common.limits import check_line_lengths
 from ontology.graph import ConceptGraph, gc_paused
 from ontology.readers.owl import TripleCollector, _invalid_utf8
 from ontology.readers.xmlsafe import EntityRefused, check_xml
@@ -158,8 +159,10 @@ def read_rdf(
             raise InputError("empty file", path)
     if FORMATS[format][0] == "RDF_XML":
         check_xml(path, external_dtd=False)
-    elif FORMATS[format][0] == "JSON_LD":
-        refuse_remote_contexts(path)
+    else:  # the parsers hold a line whole: refuse one over the limit before they start
+        check_line_lengths(path)
+        if FORMATS[format][0] == "JSON_LD":
+            refuse_remote_contexts(path)
     if engine == "auto":
         engine = "oxigraph" if _have_oxigraph() else "rdflib"
     if engine not in ("oxigraph", "rdflib"):

@@ -174,3 +174,30 @@ def test_a_directory_where_a_file_is_expected(tmp_path: Path, fmt: str) -> None:
         medunlearn("ontology", "build", tmp_path / "d", "--format", fmt, "-o", tmp_path / "g"),
         f"{tmp_path / 'd'}: is a directory, expected a file",
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "fmt", "text"),
+    [
+        (
+            "long.ttl",
+            "ttl",
+            '@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n<http://x/A> rdfs:label "{}" .\n',
+        ),
+        ("long.nt", "nt", '<http://x/A> <http://www.w3.org/2000/01/rdf-schema#label> "{}" .\n'),
+    ],
+)
+def test_a_long_line_in_other_rdf_syntaxes_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, fmt: str, text: str
+) -> None:
+    """Turtle and N-Triples parsers hold a line whole too: the same limit, before parsing."""
+    path = tmp_path / name
+    path.write_text(text.format("a" * 2000))
+    line = text.count("\n")
+    monkeypatch.setenv("MEDUNLEARN_MAX_LINE_BYTES", "1000")
+    one_line_error(
+        medunlearn("ontology", "build", path, "--format", fmt, "-o", tmp_path / "g"),
+        f"{path}:{line}: line longer than 1,000 bytes (the limit; MEDUNLEARN_MAX_LINE_BYTES raises it)",
+    )
+    assert not (tmp_path / "g").exists()
