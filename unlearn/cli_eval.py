@@ -71,6 +71,7 @@ def suites(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
         cfg = load_suite(name)
         rows.append({
             "name": name, "description": cfg.description, "scope": cfg.scope or cfg.topic_scopes,
+            "scope_suggest": cfg.scope_suggest.model_dump() if cfg.scope_suggest else None,
             "sizes": {s: {"model": r.model, "methods": r.methods} for s, r in cfg.sizes.items()},
         })  # fmt: skip
     if as_json:

@@ -162,14 +162,15 @@ def anchor_answers(src: Path, dst: Path, answers: dict[str, str]) -> list[str]:
 
 
 def masks_stage(
-    inp: SuiteInputs, sp: Split, docs: dict[str, list[dict[str, str]]], hier_dir: Path
+    inp: SuiteInputs, sp: Split, docs: dict[str, list[dict[str, str]]], hier_dir: Path, scope: dict[str, Any]
 ) -> Callable[[Path], dict[str, Any]]:
-    """Tag and mask the training documents of split ``sp``; ``<part>.train.parquet`` is what the unlearner
+    """Tag and mask the training documents of split ``sp`` for ``scope`` (the info of stage ``scope``,
+    :mod:`unlearn.eval.scope`, recorded with the masks); ``<part>.train.parquet`` is what the unlearner
     reads: the masks with the answer marks (when the suite asks for them), or a plain copy."""
     from unlearn.harness import mask_documents
 
     def run(work: Path) -> dict[str, Any]:
-        info = mask_documents(docs, hier_dir, inp.cfg.scope_items(), inp.tokenizer, inp.model, work)
+        info = mask_documents(docs, hier_dir, scope["items"], inp.tokenizer, inp.model, work)
         marks = {"forget": (inp.cfg.answer_fallback, apply_answer_fallback),
                  "retain": (inp.cfg.anchor_retain_answers, anchor_answers)}  # fmt: skip
         marked: dict[str, list[str]] = {}
@@ -182,7 +183,8 @@ def masks_stage(
             else:
                 marked[part] = []
                 dst.write_bytes(src.read_bytes())
-        return {"parts": info, "answer_fallback_items": len(marked["forget"]),
-                "answer_fallback_ids": marked["forget"], "anchored_retain_items": len(marked["retain"])}  # fmt: skip
+        return {"parts": info, "scope": scope,
+                "answer_fallback_items": len(marked["forget"]), "answer_fallback_ids": marked["forget"],
+                "anchored_retain_items": len(marked["retain"])}  # fmt: skip
 
     return run

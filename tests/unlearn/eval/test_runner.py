@@ -216,6 +216,25 @@ def test_answer_fallback_marks_every_forget_item(smoke: tuple[Path, dict]) -> No
         assert {train["weight"][i][t] for t in marked} == {1.0}
 
 
+def test_scope_in_results(smoke: tuple[Path, dict], shared_data: Path) -> None:
+    out, results = smoke
+    m = results["masks"]
+    # the scope: E04 plus subtrees suggested on the tuning split, whose items are none of the reported ones
+    from unlearn.eval import datasets as D
+    from unlearn.eval.suite import load_suite
+
+    scope = m["scope"]
+    assert scope["named"] == ["E04"] and scope["items"] == ["E04", *(s["id"] for s in scope["suggested"])]
+    forget_set, retain_set = load_suite("medmcqa-surgery").load_items(shared_data)
+    tuning = D.tuning_split(forget_set, retain_set, "smoke")
+    assert scope["from"] == {"forget": [it["id"] for it in tuning["forget"] + tuning["forget_holdout"]],
+                             "retain": [it["id"] for it in tuning["retain"] + tuning["retain_holdout"]]}  # fmt: skip
+    reported = {i for ids in json.loads((out / "splits.json").read_text())["0"].values() for i in ids}
+    assert not set(scope["from"]["forget"] + scope["from"]["retain"]) & reported
+    expected = "E04" + (f" + {len(scope['suggested'])} suggested" if scope["suggested"] else "")
+    assert results["suite"].endswith(f"scope {expected})")
+
+
 def test_report_shows_the_numbers(smoke: tuple[Path, dict]) -> None:
     out, results = smoke
     page = (out / "report" / "report.html").read_text()
