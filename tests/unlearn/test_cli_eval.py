@@ -147,3 +147,4 @@ def test_until_masks_stops_early(env: Path) -> None:
     assert not set(used) & {i for ids in splits.values() for i in ids}
     masks = json.loads((stages["masks"] / "stage.json").read_text())
     assert masks["config"]["scope"] == stages["scope"].name and masks["info"]["scope"] == scope
+    assert 0 <= masks["info"]["items_with_target"]["retain"] <= 3

@@ -365,12 +365,7 @@ def run_seed(
         },
         "per_level_raw": {name: evals[name].get("levels") for name in models},
         "curves": {m: history_curve(r.path) for m, r in unlearned.items()},
-        "masks": {
-            "scope": masks.info["scope"],
-            "tokens_by_role": {k: v["tokens_by_role"] for k, v in masks.info["parts"].items()},
-            "answer_fallback_items": masks.info["answer_fallback_items"],
-            "forget_items": len(sp["forget"]),
-        },
+        "masks": masks_section(masks.info, len(sp["forget"]), len(sp["retain"])),
         "memorize": {
             "steps": memo.info.get("steps"),
             "final_loss": memo.info.get("final_loss"),
@@ -381,6 +376,23 @@ def run_seed(
             "probe_items": len(sp["forget"]) - half,
             "steps": inp.recipe.relearn.steps,
         },
+    }
+
+
+def masks_section(info: dict[str, Any], n_forget: int, n_retain: int) -> dict[str, Any]:
+    """The ``masks`` section of ``results.json`` from the masks stage's info: the scope, token roles and how
+    many memorised items the scope reaches (docs/eval.md, "Scope and coverage")."""
+    with_target = info["items_with_target"]
+    return {
+        "scope": info["scope"],
+        "tokens_by_role": {k: v["tokens_by_role"] for k, v in info["parts"].items()},
+        "forget_items": n_forget,
+        "forget_items_with_target": with_target["forget"],
+        "answer_fallback_items": info["answer_fallback_items"],
+        "retain_items": n_retain,
+        "retain_items_with_target": with_target["retain"],
+        "retain_target_share": with_target["retain"] / n_retain,
+        "anchored_retain_items": info["anchored_retain_items"],
     }
 
 

@@ -216,9 +216,14 @@ def test_answer_fallback_marks_every_forget_item(smoke: tuple[Path, dict]) -> No
         assert {train["weight"][i][t] for t in marked} == {1.0}
 
 
-def test_scope_in_results(smoke: tuple[Path, dict], shared_data: Path) -> None:
+def test_coverage_and_scope_in_results(smoke: tuple[Path, dict], shared_data: Path) -> None:
     out, results = smoke
-    m = results["masks"]
+    m, masks = results["masks"], _stage(out, "masks")
+    forget = pq.read_table(masks / "forget.parquet").to_pydict()["role"]
+    retain = pq.read_table(masks / "retain.parquet").to_pydict()["role"]
+    assert m["forget_items_with_target"] == sum(1 for roles in forget if 2 in roles)
+    assert m["retain_items_with_target"] == sum(1 for roles in retain if 2 in roles)
+    assert m["retain_target_share"] == m["retain_items_with_target"] / len(retain) and len(retain) == 12
     # the scope: E04 plus subtrees suggested on the tuning split, whose items are none of the reported ones
     from unlearn.eval import datasets as D
     from unlearn.eval.suite import load_suite
@@ -252,6 +257,8 @@ def test_second_run_reuses_every_stage(smoke: tuple[Path, dict]) -> None:
     assert res.exit_code == 0, res.output
     again = json.loads((out / "report" / "results.json").read_text())
     assert all(t["cached"] for t in again["timings"])
+    m, line = again["masks"], " ".join(res.output.split())  # the summary line after the table
+    assert f"retain items with a target token: {m['retain_items_with_target']} of 12" in line
     assert again["methods"] == results["methods"]
 
 

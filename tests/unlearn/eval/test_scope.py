@@ -1,4 +1,4 @@
-"""A suite's scope: the suggestion reads the tuning split only.
+"""A suite's scope: the suggestion reads the tuning split only, and the coverage keys of ``results.json``.
 
 The suggestion runs on synthetic items over a hand-made MeSH tree: the reported forget items mention *panic
 disorder*, the tuning forget items *carcinoma*, the retain items neither. Reading a reported item would show
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from unlearn.eval import datasets as D
@@ -111,3 +112,25 @@ def test_no_suggestion_without_a_tuning_split(tmp_path: Path, hier_dir: Path) ->
     assert scope_stage(inp, None, hier_dir)(tmp_path) == {
         "named": ["E04.210.240"], "items": ["E04.210.240"], "suggested": None
     }  # fmt: skip
+
+
+def test_items_with_target_and_the_masks_section(tmp_path: Path) -> None:
+    from hierarchy.masks import MaskWriter
+    from unlearn.eval.inputs import items_with_target
+    from unlearn.eval.runner import masks_section, scope_text
+
+    writer = MaskWriter(tmp_path / "m.parquet", {"scope": "E04"})
+    for doc_id, roles in (("a", [0, 2, 0]), ("b", [1, 1, 0]), ("c", [2, 2, 1]), ("d", [0, 0, 0])):
+        vals = np.array([(r, 3 if r else 0, 1.0 if r else 0.0) for r in roles], dtype=float)
+        writer.add(doc_id, "x y z", np.arange(3), np.array([(0, 1), (2, 3), (4, 5)]), vals)
+    writer.close()
+    assert items_with_target(tmp_path / "m.parquet") == 2  # "a" and "c"
+    scope = {"named": ["E04"], "items": ["E04", "MESH:D1"], "suggested": [{"id": "MESH:D1"}]}
+    info = {"scope": scope, "parts": {"forget": {"tokens_by_role": {"target": 5}}},
+            "items_with_target": {"forget": 3, "retain": 2}, "answer_fallback_items": 9,
+            "anchored_retain_items": 8}  # fmt: skip
+    section = masks_section(info, 12, 8)
+    assert section["forget_items_with_target"] == 3 and section["answer_fallback_items"] == 9
+    assert section["retain_items_with_target"] == 2 and section["retain_target_share"] == 0.25
+    assert section["scope"] == scope and scope_text(scope) == "E04 + 1 suggested"
+    assert scope_text({"named": ["E04"], "suggested": None}) == "E04"
