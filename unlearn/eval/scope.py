@@ -3,10 +3,12 @@
 With ``scope_suggest`` (:class:`unlearn.eval.suite.ScopeSuggest`) the stage ``scope`` runs
 :func:`hierarchy.suggest.suggest_scope` on the tuning split (:meth:`unlearn.eval.inputs.SuiteInputs.tuning`):
 its forget and forget-holdout items against its retain and retain-holdout items, starting from the named
-subtrees. The reported split is never read (``tests/unlearn/eval/test_scope.py`` checks it). Each item is tagged
-as its question, lettered options and answer line (:func:`item_text`; no chat template, so the suggestion does
-not depend on the model). Without ``scope_suggest``, or at a size without a tuning split (``full`` reports every
-item), the scope is the named subtrees.
+subtrees. With ``max_retain_share`` only the first suggested subtrees are kept, as many as keep the share of
+tuning retain items with a target within it. The reported split is never read
+(``tests/unlearn/eval/test_scope.py`` checks it). Each item is tagged as its question, lettered options and
+answer line (:func:`item_text`; no chat template, so the suggestion does not depend on the model). Without
+``scope_suggest``, or at a size without a tuning split (``full`` reports every item), the scope is the named
+subtrees.
 """
 
 from __future__ import annotations
@@ -65,17 +67,25 @@ def scope_stage(inp: SuiteInputs, parts: Split | None, hier_dir: Path) -> Callab
             [item_text(it) for it in parts["retain"]], top=opts.top, base=named, prior=opts.prior,
             min_forget_docs=opts.min_forget_docs, min_z=opts.min_z, rank=opts.rank,
         )  # fmt: skip
+        n = len(sug.chosen)
+        if opts.max_retain_share is not None:  # shares only grow: the longest prefix within the limit
+            n = max(i for i, (_, r) in enumerate(sug.coverage) if r <= opts.max_retain_share or i == 0)
         suggested = [
             {"id": s.id, "label": s.label, "tree_number": s.tree_number, "level": s.level, "kind": s.kind,
              "forget_docs": s.forget_docs, "retain_docs": s.retain_docs, "log_odds": s.log_odds, "z": s.z}
-            for s in sug.chosen
+            for s in sug.chosen[:n]
         ]  # fmt: skip
         return {
             "named": named,
-            "items": sug.items(),
+            "items": [*named, *(s["id"] for s in suggested)],
             "suggested": suggested,
-            "coverage": [{"forget": f, "retain": r} for f, r in sug.coverage],
-            "settings": {**sug.settings, "top": opts.top, "min_z": opts.min_z},
+            "coverage": [{"forget": f, "retain": r} for f, r in sug.coverage[: n + 1]],
+            "settings": {
+                **sug.settings,
+                "top": opts.top,
+                "min_z": opts.min_z,
+                "max_retain_share": opts.max_retain_share,
+            },
             "from": {k: [str(it["id"]) for it in v] for k, v in parts.items()},
         }
 

@@ -43,6 +43,12 @@ class ScopeSuggest(StrictModel):
     min_forget_docs: int = Field(2, ge=1, description="tuning forget items a candidate is mentioned in")
     min_z: float = Field(1.96, description="smallest z-score of a candidate")
     rank: Literal["log-odds", "z"] = "log-odds"
+    max_retain_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="at most this share of tuning retain items with a target: later subtrees are dropped",
+    )
 
 
 class SuiteConfig(StrictModel):

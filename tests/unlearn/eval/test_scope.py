@@ -34,8 +34,9 @@ def _item(id_: str, question: str) -> dict[str, Any]:
     return {"id": id_, "question": question, "options": ["yes", "no", "maybe", "never"], "answer": 1}
 
 
-def _inputs(tmp_path: Path, size: str = "smoke") -> tuple[Any, set[str], set[str]]:
-    """Suite inputs over 48 forget and 48 retain synthetic items; the reported and the tuning ids."""
+def _inputs(tmp_path: Path, size: str = "smoke", **suggest: Any) -> tuple[Any, set[str], set[str]]:
+    """Suite inputs over 48 forget and 48 retain synthetic items (``suggest``: settings of ``ScopeSuggest``
+    besides ``top=3``); the reported and the tuning ids."""
     from unlearn.eval.inputs import SuiteInputs
     from unlearn.eval.suite import ScopeSuggest, load_suite
 
@@ -46,7 +47,7 @@ def _inputs(tmp_path: Path, size: str = "smoke") -> tuple[Any, set[str], set[str
     for it in forget.items:  # the split depends on ids only: the questions can be written afterwards
         it["question"] = "Is panic disorder likely?" if it["id"] in rep_ids else "Is a carcinoma likely?"
     cfg = load_suite("medmcqa-surgery").model_copy(
-        update={"scope": ["E04.210.240"], "scope_suggest": ScopeSuggest(top=3)}
+        update={"scope": ["E04.210.240"], "scope_suggest": ScopeSuggest(top=3, **suggest)}
     )
     inp = SuiteInputs(cfg, size, cfg.size(size), [], "none", "none", None, tmp_path, forget, retain, reported)
     tuning = {it["id"] for part in D.tuning_split(forget, retain, "smoke").values() for it in part}
@@ -102,6 +103,23 @@ def test_suggestion_reads_the_tuning_split_only(tmp_path: Path, hier_dir: Path, 
     assert (best["forget_docs"], best["retain_docs"]) == (24, 0) and best["tree_number"] == "C04.557.470"
     assert info["coverage"] == [{"forget": 0.0, "retain": 0.0}, {"forget": 1.0, "retain": 0.0}]
     assert PANIC not in str(info)
+
+
+@pytest.mark.parametrize(("limit", "kept"), [(0.2, [CARCINOMA]), (0.1, [])])
+def test_max_retain_share_keeps_the_first_subtrees_within_it(
+    tmp_path: Path, hier_dir: Path, limit: float, kept: list[str]
+) -> None:
+    from unlearn.eval.scope import scope_stage, suggestion_parts
+
+    inp, _, _ = _inputs(tmp_path, max_retain_share=limit)
+    parts = suggestion_parts(inp)
+    assert parts is not None
+    for it in parts["retain"][:4]:  # 4 of the 24 tuning retain items (0.167) mention carcinoma too
+        it["question"] = "Is a carcinoma of the knee likely?"
+    info = scope_stage(inp, parts, hier_dir)(tmp_path)
+    assert [s["id"] for s in info["suggested"]] == kept and info["items"] == ["E04.210.240", *kept]
+    assert [c["retain"] for c in info["coverage"]] == [0.0, 4 / 24][: len(kept) + 1]
+    assert info["settings"]["max_retain_share"] == limit
 
 
 def test_no_suggestion_without_a_tuning_split(tmp_path: Path, hier_dir: Path) -> None:
