@@ -92,7 +92,11 @@ def log_odds(y_f: int, n_f: int, y_r: int, n_r: int, prior: float) -> tuple[floa
     (2.367, 6.35)
     >>> log_odds(5, 100, 15, 300, prior=10.0)  # the same rate in both: no difference
     (0.0, 0.0)
+    >>> log_odds(12, 12, 30, 30, prior=10.0)  # every document of both mentions it: no difference either
+    (0.0, 0.0)
     """
+    if y_f + y_r in (0, n_f + n_r):  # p is 0 or 1: the prior has no mass on one side
+        return 0.0, 0.0
     p = (y_f + y_r) / (n_f + n_r)
     a, b = prior * p, prior * (1 - p)
     delta = math.log((y_f + a) / (n_f - y_f + b)) - math.log((y_r + a) / (n_r - y_r + b))

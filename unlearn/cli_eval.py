@@ -55,8 +55,10 @@ def _print_rows(results: dict[str, Any]) -> None:
     console.print(table)
     m = results["masks"]
     console.print(
-        f"answer fallback: {m['answer_fallback_items']} of {m['forget_items']} forget items had no target "
-        "token in scope and were given their answer span as target"
+        f"target tokens in scope: {m['forget_items_with_target']} of {m['forget_items']} forget items; answer "
+        f"fallback: {m['answer_fallback_items']} of {m['forget_items']} were given their answer span as target; "
+        f"retain items with a target token: {m['retain_items_with_target']} of {m['retain_items']} "
+        f"({m['retain_target_share']:.1%})"
     )
     console.print(f"report: {results['report']}")
 
@@ -71,6 +73,7 @@ def suites(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
         cfg = load_suite(name)
         rows.append({
             "name": name, "description": cfg.description, "scope": cfg.scope or cfg.topic_scopes,
+            "scope_suggest": cfg.scope_suggest.model_dump() if cfg.scope_suggest else None,
             "sizes": {s: {"model": r.model, "methods": r.methods} for s, r in cfg.sizes.items()},
         })  # fmt: skip
     if as_json:

@@ -67,6 +67,8 @@ def test_log_odds_by_hand() -> None:
     assert log_odds(4, 6, 0, 6, 10.0) == pytest.approx(by_hand(4, 6, 0, 6, 10.0))
     # a stronger prior pulls the same counts towards no difference
     assert log_odds(4, 6, 0, 6, 100.0)[0] < log_odds(4, 6, 0, 6, 10.0)[0]
+    # a subtree every document of both corpora mentions (a small tuning split): no difference, no division by 0
+    assert log_odds(6, 6, 6, 6, 10.0) == (0.0, 0.0)
 
 
 def test_suggestion_on_hand_texts(hier) -> None:

@@ -52,6 +52,7 @@ def test_suites_lists_both(env: Path) -> None:
     assert set(rows) == {"medmcqa-surgery", "mhqa"}
     assert rows["medmcqa-surgery"]["sizes"]["small"]["model"] == "smollm2"
     assert rows["mhqa"]["sizes"]["smoke"]["model"] == "tiny-llama"
+    assert rows["mhqa"]["scope_suggest"]["top"] == rows["medmcqa-surgery"]["scope_suggest"]["top"] == 10
 
 
 def test_unknown_suite_is_one_line_exit_2(env: Path) -> None:
@@ -135,7 +136,15 @@ def test_until_masks_stops_early(env: Path) -> None:
     out = env / "run"
     res = cli.invoke(app, ["eval", "suite", "mhqa", "--limit", "3", "--until", "masks", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    names = sorted(p.name.rsplit("-", 1)[0] for p in (out / "stages").iterdir())
-    assert names == ["graph", "hierarchy", "masks"]
+    stages = {p.name.rsplit("-", 1)[0]: p for p in (out / "stages").iterdir()}
+    assert sorted(stages) == ["graph", "hierarchy", "masks", "scope"]
     splits = json.loads((out / "splits.json").read_text())["0"]
     assert all(len(v) == 3 for v in splits.values())
+    # the scope is suggested on the tuning split (3 items per part with --limit 3), none of them reported
+    scope = json.loads((stages["scope"] / "stage.json").read_text())["info"]
+    used = scope["from"]["forget"] + scope["from"]["retain"]
+    assert scope["named"] == ["F03.950"] and scope["items"][:1] == ["F03.950"] and len(used) == 12
+    assert not set(used) & {i for ids in splits.values() for i in ids}
+    masks = json.loads((stages["masks"] / "stage.json").read_text())
+    assert masks["config"]["scope"] == stages["scope"].name and masks["info"]["scope"] == scope
+    assert 0 <= masks["info"]["items_with_target"]["retain"] <= 3

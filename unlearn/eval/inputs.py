@@ -10,6 +10,9 @@ Per-level preservation reads the masks *before* the fallback (concept tokens onl
 marked preservation-critical (role 1) in the retain training masks, so a method whose retain NLL weights
 preserve tokens (``retain_preserve_weight``, 10 for ``dual``, 1 — plain NLL — for the baselines) protects the
 answers MCQ accuracy is read from, not mostly the question text around them.
+
+**Coverage.** The masks stage counts the items of each part with at least one target token before the answer
+marks (``items_with_target``): what the scope reaches on its own.
 """
 
 from __future__ import annotations
@@ -161,15 +164,27 @@ def anchor_answers(src: Path, dst: Path, answers: dict[str, str]) -> list[str]:
     return relabel_span(src, dst, answer_span(answers), PRESERVE, 0, 1.0)
 
 
+def items_with_target(path: Path) -> int:
+    """Rows of a MASKS file with at least one target token."""
+    import pyarrow.parquet as pq
+
+    from hierarchy.masks import TARGET
+
+    rows = pq.read_table(path, columns=["role"]).column("role").to_pylist()
+    return sum(1 for roles in rows if TARGET in roles)
+
+
 def masks_stage(
-    inp: SuiteInputs, sp: Split, docs: dict[str, list[dict[str, str]]], hier_dir: Path
+    inp: SuiteInputs, sp: Split, docs: dict[str, list[dict[str, str]]], hier_dir: Path, scope: dict[str, Any]
 ) -> Callable[[Path], dict[str, Any]]:
-    """Tag and mask the training documents of split ``sp``; ``<part>.train.parquet`` is what the unlearner
+    """Tag and mask the training documents of split ``sp`` for ``scope`` (the info of stage ``scope``,
+    :mod:`unlearn.eval.scope`, recorded with the masks); ``<part>.train.parquet`` is what the unlearner
     reads: the masks with the answer marks (when the suite asks for them), or a plain copy."""
     from unlearn.harness import mask_documents
 
     def run(work: Path) -> dict[str, Any]:
-        info = mask_documents(docs, hier_dir, inp.cfg.scope_items(), inp.tokenizer, inp.model, work)
+        info = mask_documents(docs, hier_dir, scope["items"], inp.tokenizer, inp.model, work)
+        targets = {part: items_with_target(work / f"{part}.parquet") for part in docs}
         marks = {"forget": (inp.cfg.answer_fallback, apply_answer_fallback),
                  "retain": (inp.cfg.anchor_retain_answers, anchor_answers)}  # fmt: skip
         marked: dict[str, list[str]] = {}
@@ -182,7 +197,8 @@ def masks_stage(
             else:
                 marked[part] = []
                 dst.write_bytes(src.read_bytes())
-        return {"parts": info, "answer_fallback_items": len(marked["forget"]),
-                "answer_fallback_ids": marked["forget"], "anchored_retain_items": len(marked["retain"])}  # fmt: skip
+        return {"parts": info, "scope": scope, "items_with_target": targets,
+                "answer_fallback_items": len(marked["forget"]), "answer_fallback_ids": marked["forget"],
+                "anchored_retain_items": len(marked["retain"])}  # fmt: skip
 
     return run

