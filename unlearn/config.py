@@ -52,6 +52,12 @@ class DataSection(StrictModel):
 
     forget: str
     retain: list[str] = Field(default_factory=list)
+    calibration: list[str] = Field(
+        default_factory=list,
+        description="comparable text that no model involved ever trained on (files read as retain files are, "
+        "tokenized as the forget file is): ref_kl stops forgetting a record once the model finds it no more "
+        "familiar, relative to the reference, than this text; without it ref_kl runs to the reference",
+    )
     forget_format: Literal["auto", "masks", "text", "mcq"] = "auto"
     retain_format: Literal["auto", "masks", "text", "mcq"] = "auto"
     text_field: str = "text"
@@ -155,6 +161,7 @@ def load_run_config(path: str | Path, overrides: dict[str, Any] | None = None) -
     base = Path(path).resolve().parent
     cfg.data.forget = _resolve(base, cfg.data.forget)
     cfg.data.retain = [_resolve(base, r) for r in cfg.data.retain]
+    cfg.data.calibration = [_resolve(base, r) for r in cfg.data.calibration]
     cfg.output.dir = _resolve(base, cfg.output.dir)
     model_path = base / cfg.model.name
     if model_path.exists():

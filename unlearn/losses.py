@@ -214,6 +214,50 @@ def bucket_kl(
     return _weighted_mean(head + tail, weights)
 
 
+def reference_gap_loss(logp: Tensor, reference_logp: Tensor, weights: Tensor) -> Tensor:
+    """Weighted mean of ``max(0, log p_θ(x_t) − log p_ref(x_t))`` over the record's own tokens.
+
+    Pushes each token the model finds likelier than the reference down to the reference's log-probability and
+    no further (a zero gradient below it): the record-token pressure that :func:`bucket_kl` lacks, since a
+    forward KL charges a model that still puts half its mass on a memorised token only about ``ln 2``.
+
+    Examples
+    --------
+    >>> reference_gap_loss(torch.tensor([[-0.5, -5.0]]), torch.tensor([[-2.5, -3.0]]), torch.ones(1, 2))
+    tensor(1.)
+    """
+    return _weighted_mean((logp - reference_logp).clamp_min(0.0), weights)
+
+
+def record_nll(logp: Tensor, valid: Tensor) -> Tensor:
+    """Mean negative log-likelihood of each record over its ``valid`` positions, ``[B]`` (the LOSS attack's
+    statistic); 0 for a record without one.
+
+    Examples
+    --------
+    >>> record_nll(torch.tensor([[-1.0, -3.0, 0.0], [-2.0, 0.0, 0.0]]), torch.tensor([[1, 1, 0], [1, 0, 0]]))
+    tensor([2., 2.])
+    """
+    valid = valid.to(logp.dtype)
+    return -(logp * valid).sum(-1) / valid.sum(-1).clamp_min(1.0)
+
+
+def familiarity_side(model_nll: Tensor, reference_nll: Tensor, level: float) -> Tensor:
+    """+1 for each record the model still finds more familiar than never-seen comparable text, −1 for the others.
+
+    A record's familiarity is how far the model's loss on it lies below the reference's,
+    ``reference_nll - model_nll`` (the reference-calibrated membership score); ``level`` is the mean familiarity
+    of calibration text (comparable records that neither model saw). A record above it is still told apart from
+    unseen text (forget it further); one at or below it has gone past (bring it back up to the level).
+
+    Examples
+    --------
+    >>> familiarity_side(torch.tensor([0.5, 2.0, 3.0]), torch.tensor([4.0, 4.0, 4.0]), 1.5)
+    tensor([ 1.,  1., -1.])
+    """
+    return torch.where(reference_nll - model_nll > level, 1.0, -1.0).to(model_nll.dtype)
+
+
 def rmu_control_vector(hidden_size: int, coeff: float, generator: torch.Generator | None = None) -> Tensor:
     """``c·u`` with ``u`` a unit vector drawn uniformly from ``[0, 1)^d`` then normalised (as in RMU)."""
     u = torch.rand(hidden_size, generator=generator)

@@ -124,7 +124,7 @@ def select_demo_data(cfg: DemoConfig) -> dict[str, list[dict[str, Any]]]:
 
 IDENTIFIER = "DEMO:patient-identifier"
 #: part of the evaluation stages' key: bumped when :func:`evaluate_model` measures something new
-EVAL_VERSION = 3
+EVAL_VERSION = 4
 
 
 def _identifier_spans(text: str, record: dict[str, Any]) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ def level_records(masks: Sequence[Path], max_length: int) -> list[dict[str, Any]
 #: splits whose items' per-token log-probabilities membership inference reads (members, non-members)
 MIA_SPLITS = ("forget", "forget_holdout")
 #: part of the evaluation stages' key: bumped when :func:`evaluate_checkpoint` measures something new
-EVAL_VERSION = 2
+EVAL_VERSION = 3
 
 
 def evaluate_checkpoint(

@@ -6,12 +6,15 @@ measured on its greedy completions of the forget prompts:
 
 - ``degenerate_rate``: the share of completions in which a word or an n-gram of up to :data:`MAX_NGRAM` words is
   repeated :data:`MIN_REPEATS` or more times in a row (words compared lower-cased, without surrounding
-  punctuation);
+  punctuation), or a unit of one to four characters :data:`MIN_CHAR_REPEATS` or more times in a row: a model
+  that repeats one digit token writes no space ("a220000000000000"), which the word rule cannot see, while a
+  number such as 1,000,000 stays below the threshold;
 - ``distinct2``: distinct word bigrams over all bigrams of all completions (Li et al. 2016), higher = more varied.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +23,8 @@ import torch
 
 MIN_REPEATS = 3
 MAX_NGRAM = 4
+MIN_CHAR_REPEATS = 8
+_CHAR_RUN = re.compile(r"(.{1,4}?)\1{%d,}" % (MIN_CHAR_REPEATS - 1), re.S)
 
 
 def words(text: str) -> list[str]:
@@ -35,7 +40,8 @@ def words(text: str) -> list[str]:
 
 
 def is_degenerate(text: str, min_repeats: int = MIN_REPEATS, max_ngram: int = MAX_NGRAM) -> bool:
-    """True when a word or n-gram (n ≤ ``max_ngram``) occurs ``min_repeats`` or more times in a row.
+    """True when a word or n-gram (n ≤ ``max_ngram``) occurs ``min_repeats`` or more times in a row, or a unit of
+    one to four characters :data:`MIN_CHAR_REPEATS` or more times.
 
     Examples
     --------
@@ -47,7 +53,11 @@ def is_degenerate(text: str, min_repeats: int = MIN_REPEATS, max_ngram: int = MA
     True
     >>> is_degenerate("very very good")
     False
+    >>> is_degenerate("a220000000000000"), is_degenerate("cost 1,000,000 in 2000")
+    (True, False)
     """
+    if _CHAR_RUN.search(text):
+        return True
     w = words(text)
     for n in range(1, max_ngram + 1):
         for i in range(len(w) - min_repeats * n + 1):

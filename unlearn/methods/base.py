@@ -90,6 +90,8 @@ class ForgetTerm:
     reads_reference_model: ClassVar[bool] = False
     #: the loss also reads a retain batch (so it needs retain data and cannot be split per sample for DP)
     pairs_retain: ClassVar[bool] = False
+    #: the loss reads ``data.calibration`` (comparable never-trained text) when it is given
+    reads_calibration: ClassVar[bool] = False
 
     def setup(self, run: TermContext) -> None:
         """Prepare per-run state; called once after the model is loaded, before adapters and sharding."""
@@ -101,6 +103,10 @@ class ForgetTerm:
     def default_include(self, run: TermContext) -> list[str] | None:
         """Regexes of the parameters this term trains when ``train.include`` is not set (``None``: all)."""
         return None
+
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers the term adds to each step's history (none by default)."""
+        return {}
 
     def extra_models(self) -> list[nn.Module]:
         """Models besides the trained one that the run must shard with it (e.g. a frozen copy)."""

@@ -55,6 +55,17 @@ class MethodConfig(StrictModel):
         le=1024,
         description="ref_kl: the reference's most likely tokens kept per position (the rest is one bucket)",
     )
+    reference_gap_weight: float = Field(
+        0.0,
+        ge=0,
+        description="ref_kl: weight of the reference-gap term (each record token's log-probability pushed down "
+        "to the reference's and no further) added to the KL",
+    )
+    calibration_every: int = Field(
+        5,
+        ge=1,
+        description="ref_kl with data.calibration: steps between measurements of the calibration level",
+    )
     gamma: float = Field(0.0, description="SimNPO margin")
     selection: Literal["none", "fisher"] = "fisher"
     rho: float = Field(

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ontology.common.errors import ConfigError
 from unlearn import losses
 from unlearn.methods.base import Batch, ForgetTerm, Method, TermContext, TokenTerm
 
@@ -34,56 +35,123 @@ class ReferenceKL(ForgetTerm):
     starting model's own next-token distributions with each record token taken out and the rest renormalised
     (:func:`unlearn.losses.reference_buckets` with ``exclude``). Its distributions, coarsened to the top
     ``reference_k`` tokens and a bucket for the rest, are computed once for every forget record before step 0.
+
+    With ``reference_gap_weight``, :func:`unlearn.losses.reference_gap_loss` is added: each record token pushed
+    down to the reference's log-probability. With ``data.calibration`` (comparable text neither model saw), a
+    record the model finds no more familiar than that text (:func:`unlearn.losses.familiarity_side`; the level
+    re-measured every ``calibration_every`` steps) leaves these terms for its NLL, which brings it back up to the
+    level: Adam's momentum carries a record past the point where its forget terms stop.
     """
 
     name = "ref_kl"
     reads_reference_model = True
+    reads_calibration = True
 
     def prepare_reference(self, run: TermContext) -> None:
-        from unlearn.data import collate
         from unlearn.models import load_model
 
         cfg, k = run.cfg, run.method.reference_k
         own = cfg.model.reference is None
+        if own and (run.method.reference_gap_weight > 0 or cfg.data.calibration):
+            raise ConfigError(
+                "method.reference_gap_weight and data.calibration compare with model.reference: give the "
+                "checkpoint from before fine-tuning on the records"
+            )
         model = run.model if own else load_model(cfg.model.reference)[0].to(run.device).eval()
         records = run.data.forget
-        width = max(len(r.input_ids) for r in records.records) - 1
+        width = max(max(len(r.input_ids) for r in records.records) - 1, 1)
         n = len(records)
-        self.index = torch.zeros((n, max(width, 1), k), dtype=torch.long)
-        self.logp = torch.zeros((n, max(width, 1), k))
-        self.tail = torch.zeros((n, max(width, 1)))
-        bs = cfg.train.batch_size
+        self.index = torch.zeros((n, width, k), dtype=torch.long)
+        self.logp = torch.zeros((n, width, k))
+        self.tail = torch.zeros((n, width))
+        self.label_logp = torch.zeros((n, width))
         with torch.no_grad(), run.timer("reference"):
-            for start in range(0, n, bs):
-                batch = collate([records[i] for i in range(start, min(n, start + bs))], run.pad_id)
-                logits = model(
-                    input_ids=batch["input_ids"].to(run.device),
-                    attention_mask=batch["attention_mask"].to(run.device),
-                    use_cache=False,
-                ).logits[:, :-1]
-                labels = batch["labels"][:, 1:].clamp_min(0).to(run.device)
+            for rows, logits, labels, _ in _passes(run, model, records):
                 idx, lp, tail = losses.reference_buckets(logits, k, labels if own else None)
                 t = idx.shape[1]
-                rows = batch["index"]
                 self.index[rows, :t], self.logp[rows, :t], self.tail[rows, :t] = (
                     idx.cpu(),
                     lp.cpu(),
                     tail.cpu(),
                 )
+                self.label_logp[rows, :t] = _label_logp(logits, labels).cpu()
+            self.reference_nll = self._nll(run, model, records)
+            self.calibration_reference_nll = self._nll(run, model, run.data.calibration)
         if not own:
             del model
         if run.sharded:
             run.model.reshard()  # as after the NPO reference pass (unlearn.trainer.inputs.reference_logprobs)
+        self.calls, self.level, self.open = 0, float("-inf"), 1.0
+
+    @staticmethod
+    def _nll(run: TermContext, model: Any, records: Any) -> Tensor:
+        """Each record's mean NLL under ``model`` (:func:`unlearn.losses.record_nll`), ``[N]``."""
+        out = torch.zeros(len(records))
+        for rows, logits, labels, valid in _passes(run, model, records):
+            out[rows] = losses.record_nll(_label_logp(logits, labels), valid).cpu()
+        return out
+
+    def _familiarity_level(self, run: TermContext) -> float:
+        """Mean familiarity of the calibration records under the model now: reference NLL minus model NLL."""
+        with torch.no_grad():
+            now = self._nll(run, run.fmodel, run.data.calibration)
+        return float((self.calibration_reference_nll - now).mean())
 
     def loss(
         self, run: TermContext, batch: Batch, retain: Batch | None, weights: Tensor
     ) -> tuple[Tensor, Tensor | None]:
+        m = run.method
         logits = run.logits(batch)
         t = logits.shape[1] - 1
         rows = batch["index"]
-        index, logp, tail = (x[rows, :t].to(run.device) for x in (self.index, self.logp, self.tail))
-        loss = losses.bucket_kl(logits, index, logp, tail, weights)
-        return loss, losses.token_logprobs(logits, batch["labels"].to(run.device))
+        index, ref_logp, tail, label_logp = (
+            x[rows, :t].to(run.device) for x in (self.index, self.logp, self.tail, self.label_logp)
+        )
+        logp = losses.token_logprobs(logits, batch["labels"].to(run.device))
+        restore = None
+        if len(run.data.calibration):
+            if self.calls % (m.calibration_every * run.cfg.train.grad_accum) == 0:
+                self.level = self._familiarity_level(run)
+            self.calls += 1
+            valid = (batch["labels"][:, 1:].to(run.device) >= 0).to(logp.dtype)
+            side = losses.familiarity_side(
+                losses.record_nll(logp.detach(), valid), self.reference_nll[rows].to(run.device), self.level
+            ).unsqueeze(-1)
+            self.open = float((side > 0).float().mean())
+            weights, restore = weights * (side > 0), valid * (side < 0)
+        loss = losses.bucket_kl(logits, index, ref_logp, tail, weights)
+        if m.reference_gap_weight > 0:
+            loss = loss + m.reference_gap_weight * losses.reference_gap_loss(logp, label_logp, weights)
+        if restore is not None:
+            loss = loss + losses.nll_loss(logp, restore)
+        return loss, logp
+
+    def diagnostics(self) -> dict[str, float]:
+        """The calibration level and the share of the last batch's records still in the term."""
+        return {"familiarity_level": self.level, "forget_open": self.open} if self.calls else {}
+
+
+def _passes(run: TermContext, model: Any, records: Any) -> Any:
+    """``(rows, logits [B, T-1, V], labels [B, T-1] clamped, valid [B, T-1])`` per batch of ``records``."""
+    from unlearn.data import collate
+
+    bs = run.cfg.train.batch_size
+    for start in range(0, len(records), bs):
+        batch = collate([records[i] for i in range(start, min(len(records), start + bs))], run.pad_id)
+        logits = model(
+            input_ids=batch["input_ids"].to(run.device),
+            attention_mask=batch["attention_mask"].to(run.device),
+            use_cache=False,
+        ).logits[:, :-1]
+        labels = batch["labels"][:, 1:].to(run.device)
+        yield batch["index"], logits, labels.clamp_min(0), labels >= 0
+
+
+def _label_logp(logits: Tensor, labels: Tensor) -> Tensor:
+    """``log p(label)`` at each position of already-aligned ``logits`` ``[B, T, V]`` and ``labels`` ``[B, T]``."""
+    return logits.float().gather(-1, labels.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(
+        logits.float(), dim=-1
+    )
 
 
 TERMS = (TokenNPO, ReferenceKL)

@@ -24,6 +24,7 @@ class RunData:
     scope: str | None
     forget_stream: BatchStream
     retain_stream: BatchStream | None
+    calibration: TokenDataset
 
 
 def needs_retain(method: Any, term: Any) -> bool:
@@ -72,11 +73,23 @@ def load_data(cfg: Any, term: Any, tokenizer: Any, tok_hash: str, rank: int, pad
     if needs_retain(method, term) and not retain:
         raise ConfigError(f"method {method.name!r} needs retain data: data.retain is empty or has no records")
     retain_set = TokenDataset(retain)
+    if d.calibration and not term.reads_calibration:
+        raise ConfigError(
+            f"data.calibration: the forget term {method.forget_loss!r} does not read it (ref_kl does)"
+        )
+    calibration = []
+    for path in d.calibration:
+        calibration += load_records(
+            path, tokenizer, fmt=d.forget_format, max_length=d.max_length, text_field=d.text_field,
+            expected_tokenizer_hash=tok_hash,
+        )  # fmt: skip
+    if d.calibration and not calibration:
+        raise InputError("the calibration files hold no record", path=d.calibration[0])
     seed = cfg.train.seed + 1000 * rank
     bs, rbs = cfg.train.batch_size, cfg.train.retain_batch_size or cfg.train.batch_size
     forget_stream = BatchStream(forget_set, bs, seed + 1, pad_id)
     retain_stream = BatchStream(retain_set, rbs, seed + 2, pad_id) if retain else None
-    return RunData(forget_set, retain_set, scope, forget_stream, retain_stream)
+    return RunData(forget_set, retain_set, scope, forget_stream, retain_stream, TokenDataset(calibration))
 
 
 def candidates(cfg: Any, term: Any, run: Any) -> dict[str, nn.Parameter]:

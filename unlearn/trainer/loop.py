@@ -251,7 +251,7 @@ class Unlearner:
         with self.timer("optimizer"):
             self.opt.step()
             self.opt.zero_grad(set_to_none=True)
-        return sums
+        return sums | self.forget_term.diagnostics()
 
     def _flat_microstep(
         self, fb: Batch, rb: Batch | None, g_f: Tensor, g_r: Tensor | None
@@ -316,7 +316,8 @@ class Unlearner:
             self.coords.write(theta)
         # L2 distance of the selected coordinates from the start: shows when the trust region binds
         gap = self.theta - self.theta0
-        return sums | {"drift": float(projection.dot(gap, gap, self.reduce).sqrt())}
+        drift = float(projection.dot(gap, gap, self.reduce).sqrt())
+        return sums | {"drift": drift} | self.forget_term.diagnostics()
 
     # ------------------------------------------------------------------ checkpoints
     def _update_state(self) -> dict[str, Any]:

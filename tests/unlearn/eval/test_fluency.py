@@ -21,6 +21,10 @@ from unlearn.eval.fluency import distinct_n, fluency, greedy_completions, is_deg
         ("a b c d a b c d a b c d", True),  # a 4-gram three times
         ("a b c d e a b c d e a b c d e", False),  # 5-grams are not counted
         ("", False),
+        ("a220000000000000", True),  # one digit token repeated, no space between
+        ("a 22-year-old12111221", False),
+        ("on 20000000 units", False),  # seven zeros: below the eight-repeat threshold
+        ("ababababababababab", True),  # a two-character unit nine times
     ],
 )
 def test_degenerate_on_hand_written_strings(text: str, degenerate: bool) -> None:
