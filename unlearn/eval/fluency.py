@@ -24,7 +24,7 @@ import torch
 MIN_REPEATS = 3
 MAX_NGRAM = 4
 MIN_CHAR_REPEATS = 8
-_CHAR_RUN = re.compile(r"(.{1,4}?)\1{%d,}" % (MIN_CHAR_REPEATS - 1), re.S)
+_CHAR_RUN = re.compile(rf"(.{{1,4}}?)\1{{{MIN_CHAR_REPEATS - 1},}}", re.S)
 
 
 def words(text: str) -> list[str]:
