@@ -144,6 +144,20 @@ def _is_english(lang: str | None) -> bool:
     return not lang or lang.lstrip("@").lower().split("-")[0] == "en"
 
 
+def _assign_curies(classes: Iterable[str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The CURIE of each class IRI, and a duplicate note for each IRI whose CURIE an earlier one already gives."""
+    curie: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    duplicates: list[tuple[str, str]] = []
+    for iri in classes:
+        c = iri_to_curie(iri)
+        if c in owner:
+            duplicates.append((f"duplicate id {c}: {iri} and {owner[c]} both give it", "attributes merged"))
+        owner.setdefault(c, iri)
+        curie[iri] = c
+    return curie, duplicates
+
+
 class TripleCollector:
     """Receives triples (IRIs as strings, blank nodes starting with ``_``) and builds the concept graph.
 
@@ -215,22 +229,12 @@ class TripleCollector:
 
     def build(self, path: Path, fmt: str) -> ConceptGraph:
         """The concept graph of everything collected, with ``path`` as its source."""
-        duplicates: list[tuple[str, str]] = []
         classes = self.classes
         for s, _ in self.edges:
             classes.setdefault(s, None)
         for iri in NOT_CONCEPTS:
             classes.pop(iri, None)
-        curie: dict[str, str] = {}
-        owner: dict[str, str] = {}
-        for iri in classes:
-            c = iri_to_curie(iri)
-            if c in owner:
-                duplicates.append(
-                    (f"duplicate id {c}: {iri} and {owner[c]} both give it", "attributes merged")
-                )
-            owner.setdefault(c, iri)
-            curie[iri] = c
+        curie, duplicates = _assign_curies(classes)
         nodes: dict[str, dict[str, Any]] = {}
         alt_ids: dict[str, str] = {}
         notes: list[str] = []
