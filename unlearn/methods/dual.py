@@ -65,17 +65,20 @@ class ReferenceKL(ForgetTerm):
         self.logp = torch.zeros((n, width, k))
         self.tail = torch.zeros((n, width))
         self.label_logp = torch.zeros((n, width))
+        self.reference_nll = torch.zeros(n)
         with torch.no_grad(), run.timer("reference"):
-            for rows, logits, labels, _ in _passes(run, model, records):
-                idx, lp, tail = losses.reference_buckets(logits, k, labels if own else None)
+            for rows, logits, labels in _passes(run, model, records):
+                shifted, target = logits[:, :-1], labels[:, 1:]
+                idx, lp, tail = losses.reference_buckets(shifted, k, target.clamp_min(0) if own else None)
                 t = idx.shape[1]
                 self.index[rows, :t], self.logp[rows, :t], self.tail[rows, :t] = (
                     idx.cpu(),
                     lp.cpu(),
                     tail.cpu(),
                 )
-                self.label_logp[rows, :t] = _label_logp(logits, labels).cpu()
-            self.reference_nll = self._nll(run, model, records)
+                label_logp = losses.token_logprobs(logits, labels)
+                self.label_logp[rows, :t] = label_logp.cpu()
+                self.reference_nll[rows] = losses.record_nll(label_logp, target >= 0).cpu()
             self.calibration_reference_nll = self._nll(run, model, run.data.calibration)
         if not own:
             del model
@@ -87,8 +90,8 @@ class ReferenceKL(ForgetTerm):
     def _nll(run: TermContext, model: Any, records: Any) -> Tensor:
         """Each record's mean NLL under ``model`` (:func:`unlearn.losses.record_nll`), ``[N]``."""
         out = torch.zeros(len(records))
-        for rows, logits, labels, valid in _passes(run, model, records):
-            out[rows] = losses.record_nll(_label_logp(logits, labels), valid).cpu()
+        for rows, logits, labels in _passes(run, model, records):
+            out[rows] = losses.record_nll(losses.token_logprobs(logits, labels), labels[:, 1:] >= 0).cpu()
         return out
 
     def _familiarity_level(self, run: TermContext) -> float:
@@ -132,7 +135,7 @@ class ReferenceKL(ForgetTerm):
 
 
 def _passes(run: TermContext, model: Any, records: Any) -> Any:
-    """``(rows, logits [B, T-1, V], labels [B, T-1] clamped, valid [B, T-1])`` per batch of ``records``."""
+    """``(rows, logits [B, T, V], labels [B, T])`` of ``model`` per batch of ``records``."""
     from unlearn.data import collate
 
     bs = run.cfg.train.batch_size
@@ -142,16 +145,8 @@ def _passes(run: TermContext, model: Any, records: Any) -> Any:
             input_ids=batch["input_ids"].to(run.device),
             attention_mask=batch["attention_mask"].to(run.device),
             use_cache=False,
-        ).logits[:, :-1]
-        labels = batch["labels"][:, 1:].to(run.device)
-        yield batch["index"], logits, labels.clamp_min(0), labels >= 0
-
-
-def _label_logp(logits: Tensor, labels: Tensor) -> Tensor:
-    """``log p(label)`` at each position of already-aligned ``logits`` ``[B, T, V]`` and ``labels`` ``[B, T]``."""
-    return logits.float().gather(-1, labels.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(
-        logits.float(), dim=-1
-    )
+        ).logits
+        yield batch["index"], logits, batch["labels"].to(run.device)
 
 
 TERMS = (TokenNPO, ReferenceKL)
