@@ -14,19 +14,8 @@ from hierarchy.scope import Scope, read_scope_file
 from hierarchy.suggest import log_odds, suggest_scope, write_scope_file
 from ontology.common.errors import InputError
 from ontology.readers.mesh_tree import read_mesh_tree
+from tests.hierarchy.graphs import MESH_TREE
 
-TREE = """Tree Number\tDesc Ui\tTerm
-C04\tD009369\tNeoplasms
-C04.557\tD009370\tNeoplasms by Histologic Type
-C04.557.470\tD002277\tCarcinoma
-E04\tD013514\tSurgical Procedures, Operative
-E04.210\tD004191\tDigestive System Surgical Procedures
-E04.210.120\tD000009\tAppendectomy
-E04.210.240\tD002763\tCholecystectomy
-F03\tD001523\tMental Disorders
-F03.080\tD001008\tAnxiety Disorders
-F03.080.725\tD016584\tPanic Disorder
-"""
 FORGET = [
     "The appendectomy went well.",
     "An appendectomy after pain.",
@@ -48,7 +37,7 @@ RETAIN = [
 @pytest.fixture(scope="module")
 def hier(tmp_path_factory: pytest.TempPathFactory):
     tree = tmp_path_factory.mktemp("mesh") / "MeshTree.txt"
-    tree.write_text(TREE, encoding="utf-8")
+    tree.write_text(MESH_TREE, encoding="utf-8")
     return build_hierarchy(read_mesh_tree(tree))
 
 
@@ -134,7 +123,7 @@ def test_cli_suggest_then_masks_read_the_file(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("MEDUNLEARN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps the table at the terminal width
     tree = tmp_path / "MeshTree.txt"
-    tree.write_text(TREE, encoding="utf-8")
+    tree.write_text(MESH_TREE, encoding="utf-8")
     for name, texts in (("forget", FORGET), ("retain", RETAIN)):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"q": t}) + "\n" for t in texts))
     runner = CliRunner()

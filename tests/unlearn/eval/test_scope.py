@@ -14,19 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.hierarchy.graphs import MESH_TREE
 from unlearn.eval import datasets as D
 
-TREE = """Tree Number\tDesc Ui\tTerm
-C04\tD009369\tNeoplasms
-C04.557\tD009370\tNeoplasms by Histologic Type
-C04.557.470\tD002277\tCarcinoma
-E04\tD013514\tSurgical Procedures, Operative
-E04.210\tD004191\tDigestive System Surgical Procedures
-E04.210.240\tD002763\tCholecystectomy
-F03\tD001523\tMental Disorders
-F03.080\tD001008\tAnxiety Disorders
-F03.080.725\tD016584\tPanic Disorder
-"""
 CARCINOMA, PANIC = "MESH:D002277", "MESH:D016584"
 
 
@@ -61,7 +51,7 @@ def hier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ontology.readers.mesh_tree import read_mesh_tree
 
     tmp = tmp_path_factory.mktemp("mesh")
-    (tmp / "MeshTree.txt").write_text(TREE, encoding="utf-8")
+    (tmp / "MeshTree.txt").write_text(MESH_TREE, encoding="utf-8")
     write_hierarchy(build_hierarchy(read_mesh_tree(tmp / "MeshTree.txt")), tmp / "hier")
     return tmp / "hier"
 
