@@ -54,8 +54,8 @@ class DataSection(StrictModel):
     retain: list[str] = Field(default_factory=list)
     calibration: list[str] = Field(
         default_factory=list,
-        description="comparable text that no model involved ever trained on (files read as retain files are, "
-        "tokenized as the forget file is): ref_kl stops forgetting a record once the model finds it no more "
+        description="comparable text that no model involved ever trained on (files in forget_format: MASKS, text JSONL "
+        "or .txt): ref_kl stops forgetting a record once the model finds it no more "
         "familiar, relative to the reference, than this text; without it ref_kl runs to the reference",
     )
     forget_format: Literal["auto", "masks", "text", "mcq"] = "auto"
