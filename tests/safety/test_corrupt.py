@@ -123,7 +123,7 @@ def test_corrupt_patches_and_model_directories(tmp_path: Path, home: Path) -> No
         )
 
 
-def test_a_corrupt_cached_stage_is_one_line(tmp_path: Path, home: Path) -> None:
+def test_a_corrupt_cached_stage_is_one_line(tmp_path: Path, home: Path, shared_data: Path) -> None:
     """A cached stage whose stage.json is truncated is refused naming it (exit 2): not trusted, not run again
     over its outputs, and no other stage or file is touched."""
     out = tmp_path / "suite"
