@@ -214,19 +214,23 @@ def bucket_kl(
     return _weighted_mean(head + tail, weights)
 
 
-def reference_gap_loss(logp: Tensor, reference_logp: Tensor, weights: Tensor) -> Tensor:
-    """Weighted mean of ``max(0, log p_θ(x_t) − log p_ref(x_t))`` over the record's own tokens.
+def reference_gap_loss(logp: Tensor, reference_logp: Tensor, weights: Tensor, power: float = 1.0) -> Tensor:
+    """Weighted mean of ``max(0, log p_θ(x_t) − log p_ref(x_t))^power / power`` over the record's own tokens.
 
     Pushes each token the model finds likelier than the reference down to the reference's log-probability and
     no further (a zero gradient below it): the record-token pressure that :func:`bucket_kl` lacks, since a
-    forward KL charges a model that still puts half its mass on a memorised token only about ``ln 2``.
+    forward KL charges a model that still puts half its mass on a memorised token only about ``ln 2``. With
+    ``power`` above 1 a token's push grows with its gap (``gap^(power−1)``), so the tokens only this record
+    taught, far above the reference, move first and the template it shares with unseen records moves less.
 
     Examples
     --------
     >>> reference_gap_loss(torch.tensor([[-0.5, -5.0]]), torch.tensor([[-2.5, -3.0]]), torch.ones(1, 2))
     tensor(1.)
+    >>> reference_gap_loss(torch.tensor([[-0.5, -1.0]]), torch.tensor([[-2.5, -2.0]]), torch.ones(1, 2), 2.0)
+    tensor(1.2500)
     """
-    return _weighted_mean((logp - reference_logp).clamp_min(0.0), weights)
+    return _weighted_mean((logp - reference_logp).clamp_min(0.0).pow(power) / power, weights)
 
 
 def record_nll(logp: Tensor, valid: Tensor) -> Tensor:

@@ -61,6 +61,13 @@ class MethodConfig(StrictModel):
         description="ref_kl: weight of the reference-gap term (each record token's log-probability pushed down "
         "to the reference's and no further) added to the KL",
     )
+    reference_gap_power: float = Field(
+        1.0,
+        ge=1.0,
+        le=4.0,
+        description="ref_kl: exponent of each token's reference gap (2: a token's push grows with its gap, so "
+        "the tokens only the record taught move before the template it shares with unseen text)",
+    )
     calibration_every: int = Field(
         5,
         ge=1,

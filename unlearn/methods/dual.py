@@ -124,7 +124,9 @@ class ReferenceKL(ForgetTerm):
             weights, restore = weights * (side > 0), valid * (side < 0)
         loss = losses.bucket_kl(logits, index, ref_logp, tail, weights)
         if m.reference_gap_weight > 0:
-            loss = loss + m.reference_gap_weight * losses.reference_gap_loss(logp, label_logp, weights)
+            loss = loss + m.reference_gap_weight * losses.reference_gap_loss(
+                logp, label_logp, weights, m.reference_gap_power
+            )
         if restore is not None:
             loss = loss + losses.nll_loss(logp, restore)
         return loss, logp

@@ -67,6 +67,17 @@ def test_reference_gap_loss_by_hand() -> None:
     assert logp.grad is not None and logp.grad.tolist() == [[0.25, 0.0]]
 
 
+def test_reference_gap_power_by_hand() -> None:
+    # gaps 2.0 and 1.0 (both above the reference), weights 1 and 1, power 2: (2^2/2 + 1^2/2) / 2 = 1.25; each
+    # token's gradient is its gap over the weight total (2/2 and 1/2): the larger gap is pushed twice as hard
+    logp = torch.tensor([[-0.5, -1.0, -6.0]], requires_grad=True)
+    ref = torch.tensor([[-2.5, -2.0, -3.0]])
+    got = losses.reference_gap_loss(logp, ref, torch.tensor([[1.0, 1.0, 0.0]]), power=2.0)
+    assert float(got) == pytest.approx(1.25)
+    got.backward()
+    assert logp.grad is not None and logp.grad[0].tolist() == pytest.approx([1.0, 0.5, 0.0])
+
+
 def test_record_nll_and_familiarity_side_by_hand() -> None:
     logp = torch.tensor([[-1.0, -2.0, -9.0], [-4.0, -6.0, -8.0]])
     valid = torch.tensor([[True, True, False], [True, True, True]])
